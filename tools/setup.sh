@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up fastai_cpc for development on a fresh machine: a virtual environment in .venv with PyTorch,
+# the package (editable) and its dev extras; then, if the project's shared data sets sit beside the
+# checkout (../shared/data), extract them into $FASTAI_HOME/data where fastai's untar_data finds them.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# PyTorch first, pinned: pip then keeps it when it installs fastai.
+.venv/bin/python -m pip install -q "torch==${TORCH_VERSION:-2.14.1}" "torchvision==${TORCHVISION_VERSION:-0.29.1}"
+.venv/bin/python -m pip install -q -e '.[dev]'
+if [ -f ../shared/tools/seed_fastai_home.sh ]; then bash ../shared/tools/seed_fastai_home.sh; fi
+echo "setup: done ($(.venv/bin/python -c 'import torch, fastai; print(f"torch {torch.__version__}, fastai {fastai.__version__}")'))"
