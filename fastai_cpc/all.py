@@ -7,7 +7,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/08_all.ipynb #60e5e395
+# %% ../nbs/08_all.ipynb #d3b2508d
 from fastai.vision.all import *
 from .data import *
 from .models import *
@@ -15,3 +15,4 @@ from .loss import *
 from .callback import *
 from .learner import *
 from .finetune import *
+__all__ = [o for o in dir() if not o.startswith('_')] # re-export all of the above (nbdev would make this empty)
