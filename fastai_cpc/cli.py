@@ -18,7 +18,9 @@ from .finetune import *
 __all__ = ['presets', 'UserError', 'resolve_data', 'run_job', 'results_table', 'main']
 
 # %% ../nbs/06_cli.ipynb #e5e4fe2f
-_datasets = {'imagenette': 'IMAGENETTE_160', 'imagenette-320': 'IMAGENETTE_320', 'imagewoof': 'IMAGEWOOF_160', 'cifar10': 'CIFAR'}
+_datasets = {'imagenette': URLs.IMAGENETTE_160, 'imagenette-320': URLs.IMAGENETTE_320, 'imagewoof': URLs.IMAGEWOOF_160, 'cifar10': URLs.CIFAR,
+             # not on fastai's servers: extract ../shared/data/imagenette2-96.tgz into $FASTAI_HOME/data (tools/setup.sh does)
+             'imagenette-96': URLs.IMAGENETTE_160.replace('160', '96')}
 
 class UserError(Exception):
     "A mistake in the command's input: reported in one line, without a traceback"
@@ -26,7 +28,7 @@ class UserError(Exception):
 def resolve_data(data:str) -> Path:
     "The folder of a named data set (through `untar_data`) or of a path, in fastai's train/ + val/ layout"
     if data in _datasets:
-        url = getattr(URLs, _datasets[data])
+        url = _datasets[data]
         try: path = untar_data(url)
         except Exception as e:
             home = os.environ.get('FASTAI_HOME', '~/.fastai')
@@ -85,7 +87,7 @@ def results_table(results:list) -> str:
 
 # %% ../nbs/06_cli.ipynb #08780ee1
 @call_parse
-def main(data:str='imagenette', # a data set name (imagenette, imagenette-320, imagewoof, cifar10) or a folder with train/ and val/
+def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, imagenette-320, imagewoof, cifar10) or a folder with train/ and val/
          preset:str='gpu', # 'gpu' (defaults sized for one GPU) or 'cpu' (about 7 minutes on a 2-core CPU)
          frac:float=0.1, # fraction of the training labels to fine-tune on, in (0, 1]
          size:int=None, # image side in pixels (preset value if not given)

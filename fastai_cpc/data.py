@@ -10,7 +10,7 @@ from fastai.vision.all import *
 
 # %% auto #0
 __all__ = ['grid_size', 'patchify', 'patches_to_image', 'TensorPatches', 'PatchAugment', 'CPCPatches', 'cpc_dls', 'label_subset',
-           'subset_dls']
+           'labelled_dls', 'subset_dls']
 
 # %% ../nbs/00_data.ipynb #ec35dfd1
 def grid_size(size:int, # side S of the (square) image, in pixels
@@ -222,6 +222,25 @@ def _valid_folder(path:Path, valid:str|None) -> str:
     if found is None: raise FileNotFoundError(f"no validation folder ({' or '.join(names)}) in {path}: use fastai's train/ + val/ layout")
     return found
 
+# %% ../nbs/00_data.ipynb #a1b2c3d4
+def labelled_dls(train_items, # labelled training images
+                 valid_items, # validation images
+                 size:int=64, # side of the square images fed to the classifier
+                 bs:int=64, # batch size
+                 min_scale:float=0.35, # smallest area fraction kept by the training crop
+                 label_func=parent_label, # item -> class label
+                 **kwargs, # passed to `DataBlock.dataloaders`
+                ) -> DataLoaders:
+    "Labelled `DataLoaders` from lists of training and validation images"
+    trn, val = L(train_items), L(valid_items)
+    if not len(trn) or not len(val): raise ValueError(f"need training and validation images, got {len(trn)} and {len(val)}")
+    _check_bs(bs, len(trn))
+    dblock = DataBlock(blocks=(ImageBlock, CategoryBlock), get_y=label_func,
+                       splitter=IndexSplitter(range(len(trn), len(trn) + len(val))),
+                       item_tfms=RandomResizedCrop(size, min_scale=min_scale),
+                       batch_tfms=[Flip(), Normalize.from_stats(*imagenet_stats)])
+    return dblock.dataloaders(trn + val, bs=bs, **kwargs)
+
 # %% ../nbs/00_data.ipynb #2414c2c8
 def subset_dls(path, # folder with `train/` and a validation folder, one sub-folder per class
                frac:float|None=None, # fraction of each class's training images to label, in (0, 1]
@@ -239,9 +258,4 @@ def subset_dls(path, # folder with `train/` and a validation folder, one sub-fol
     if frac is None and n_per_class is None: frac = 1.
     trn = label_subset(_image_items(path/train), frac, n_per_class, seed=seed)
     val = _image_items(path/_valid_folder(path, valid))
-    _check_bs(bs, len(trn))
-    dblock = DataBlock(blocks=(ImageBlock, CategoryBlock), get_y=parent_label,
-                       splitter=IndexSplitter(range(len(trn), len(trn) + len(val))),
-                       item_tfms=RandomResizedCrop(size, min_scale=min_scale),
-                       batch_tfms=[Flip(), Normalize.from_stats(*imagenet_stats)])
-    return dblock.dataloaders(trn + val, bs=bs, **kwargs)
+    return labelled_dls(trn, val, size=size, bs=bs, min_scale=min_scale, **kwargs)
