@@ -21,14 +21,16 @@ import datetime as dt  # after the star imports, which bind `datetime` to the cl
 profiles = {
     'cpu': dict(datasets=('imagenette', 'cifar10'), size=32, patch_size=8, arch='tiny', n_dirs=2, context_dim=128, context_blocks=3,
                 pre_bs=64, pre_epochs=12, pre_lr=5e-4, n_pool=2000, n_valid=1000, head='linear', bs=64, min_epochs=6, min_steps=40,
-                bf16=False),
-    'gpu': dict(datasets=('imagenette-96', 'cifar10'), size=None, patch_size=None, arch='small', n_dirs=4, context_dim=256, context_blocks=5,
-                pre_bs=256, pre_epochs=60, pre_lr=1e-3, n_pool=None, n_valid=None, head='resnet', bs=128, min_epochs=15, min_steps=200,
-                bf16=True),
+                ft_workers=0, bf16=False), # on 2 cores, starting DataLoader workers at every short epoch costs more than decoding
+    'gpu': dict(datasets=('imagenette-96', 'cifar10'), size=64, patch_size=16, arch='small', n_dirs=4, context_dim=256, context_blocks=5,
+                pre_bs=256, pre_epochs=60, pre_lr=5e-4, n_pool=None, n_valid=None, head='resnet', bs=128, min_epochs=15, min_steps=200,
+                ft_workers=None, bf16=True),
 }
-# per data set: image side and patch side (G = 2*size/patch - 1 = 7 everywhere, as in the paper)
-_geometry = {'cpu': {'imagenette': (32, 8), 'cifar10': (32, 8)},
-             'gpu': {'imagenette-96': (96, 24), 'imagenette': (96, 24), 'cifar10': (32, 8)}}
+# per data set: image side and patch side (G = 2*size/patch - 1 = 7 everywhere, as in the paper), and pre-training epochs
+# where they differ from the profile's (CIFAR-10 has five times Imagenette's images)
+_per_dataset = {'cpu': {'imagenette': dict(size=32, patch_size=8), 'cifar10': dict(size=32, patch_size=8)},
+                'gpu': {'imagenette-96': dict(size=96, patch_size=24), 'imagenette': dict(size=96, patch_size=24),
+                        'cifar10': dict(size=32, patch_size=8, pre_epochs=12)}}
 fractions = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 def n_seeds(frac:float, seeds:int=3) -> int:
@@ -102,7 +104,6 @@ def _log(msg:str): print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 def run_dataset(name:str, c:AttrDict, out_dir:Path, seeds:int, fracs, kw:dict, log=_log) -> dict:
     "Pre-train, then fine-tune both sides at every fraction and seed; every run and summary in one dict"
     path = resolve_data(name)
-    c.size, c.patch_size = c.size or _geometry[c.profile][name][0], c.patch_size or _geometry[c.profile][name][1]
     pool = _sample(get_image_files(path/'train'), c.n_pool)
     valid = _sample(get_image_files(path/_valid_folder(path, None)), c.n_valid)
     log(f"{name}: {len(pool)} training images (pre-training and label pool), {len(valid)} validation images, "
@@ -110,9 +111,11 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, seeds:int, fracs, kw:dict, l
     enc_file, pre = pretrain(pool, c, out_dir/f'.{c.profile}-{name}-encoder.pth', kw)
     log(f"  pre-trained in {pre['seconds']:.0f} s: training loss {pre['final_train_loss']:.3f} (chance {pre['chance_loss']:.3f}), "
         f"contrastive accuracy {pre['cpc_accuracy']:.4f}")
+    ft_kw = {**kw, 'num_workers': c.ft_workers} if c.ft_workers is not None else kw
+    if ft_kw.get('num_workers'): ft_kw['persistent_workers'] = True  # no new worker processes at every epoch
     def dls_of(frac, seed):
         trn = label_subset(pool, frac, seed=seed)
-        return labelled_dls(trn, valid, size=c.size, bs=min(c.bs, len(trn)), **kw)
+        return labelled_dls(trn, valid, size=c.size, bs=min(c.bs, len(trn)), **ft_kw)
     encoders = {'cpc': enc_file, 'scratch': c.arch}
     ref = min(fracs, key=lambda f: abs(math.log(f / 0.1)))  # the fraction closest to 10%
     lrs = {side: _lr(_classifier(dls_of(ref, 0), enc, c), frozen=side == 'cpc') for side, enc in encoders.items()}
@@ -225,14 +228,15 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
         ):
     "Run the label-efficiency benchmark and write its results"
     if profile not in profiles: sys.exit(f"label_efficiency: unknown profile {profile!r}: use one of {', '.join(profiles)}")
-    given = dict(n_pool=n_pool, n_valid=n_valid, pre_epochs=pre_epochs, min_epochs=min_epochs, min_steps=min_steps)
-    base = {**profiles[profile], **{k: v for k, v in given.items() if v is not None}, 'profile': profile}
-    for k in ('n_pool', 'n_valid'): base[k] = base[k] or None
+    given = dict(n_pool=n_pool, n_valid=n_valid, pre_epochs=pre_epochs, min_epochs=min_epochs, min_steps=min_steps, size=size, patch_size=patch_size)
+    given = {k: v for k, v in given.items() if v is not None}
     fr = [float(f) for f in fracs.split(',')] if fracs else fractions
     out_dir = Path(out); out_dir.mkdir(parents=True, exist_ok=True)
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus))
-    for name in (datasets.split(',') if datasets else base['datasets']):
-        c = AttrDict({**base, 'size': size or base['size'], 'patch_size': patch_size or base['patch_size']})
+    for name in (datasets.split(',') if datasets else profiles[profile]['datasets']):
+        # the profile, then its settings for this data set, then what the command line says
+        c = AttrDict({**profiles[profile], **_per_dataset[profile].get(name, {}), **given, 'profile': profile})
+        for k in ('n_pool', 'n_valid'): c[k] = c[k] or None
         t = time.time()
         res = run_dataset(name, c, out_dir, seeds, fr, kw)
         res['meta'] = {**_meta(profile), 'seconds': round(time.time() - t, 1)}

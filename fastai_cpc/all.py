@@ -14,5 +14,6 @@ from .models import *
 from .loss import *
 from .callback import *
 from .learner import *
+from .checkpoint import *
 from .finetune import *
 __all__ = [o for o in dir() if not o.startswith('_')] # re-export all of the above (nbdev would make this empty)

@@ -11,7 +11,7 @@ from .data import *
 from .loss import *
 
 # %% auto #0
-__all__ = ['CPC', 'ContrastiveAccuracy']
+__all__ = ['CPC', 'ContrastiveAccuracy', 'TrainingDiverged', 'DivergenceGuard']
 
 # %% ../nbs/03_callback.ipynb #61fbc51a
 class CPC(Callback):
@@ -64,3 +64,20 @@ class ContrastiveAccuracy(Metric):
     def value(self): return self.total / self.count if self.count else None
     @property
     def name(self): return 'cpc_accuracy'
+
+# %% ../nbs/03_callback.ipynb #f6e0264d
+class TrainingDiverged(RuntimeError):
+    "The training loss became NaN or infinite"
+
+class DivergenceGuard(Callback):
+    "Stop with `TrainingDiverged` as soon as a training loss is NaN or infinite, before the bad step is taken"
+    order = MixedPrecision.order + 1 # after anything else that touches the loss, before the backward pass
+    def after_loss(self):
+        if not self.training or torch.isfinite(self.learn.loss).all(): return
+        amp = first(cb for cb in self.learn.cbs if isinstance(cb, MixedPrecision))
+        hint = ("; in fp16 the logits can overflow: try bf16 (`learn.to_bf16()`) or fp32" if amp is not None and amp.amp_mode == AMPMode.FP16
+                else "")
+        lr = self.opt.hypers[-1]['lr'] if self.opt is not None else None
+        raise TrainingDiverged(f"training diverged: the loss is {self.learn.loss.item()} at epoch {self.epoch + 1} of {self.n_epoch}, "
+                               f"batch {self.iter + 1} of {self.n_iter}. Nothing was updated from it. Try a lower learning rate "
+                               f"(it was {lr:.2g}){hint}, or resume from the last checkpoint with a lower one.")

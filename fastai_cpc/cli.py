@@ -11,11 +11,13 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated') # 
 from fastcore.script import *
 from fastai.vision.all import *
 from .data import *
+from .callback import *
 from .learner import *
+from .checkpoint import *
 from .finetune import *
 
 # %% auto #0
-__all__ = ['presets', 'UserError', 'resolve_data', 'run_job', 'results_table', 'main']
+__all__ = ['presets', 'UserError', 'resolve_data', 'run_job', 'results_table', 'main', 'run_pretrain', 'pretrain', 'cli']
 
 # %% ../nbs/06_cli.ipynb #e5e4fe2f
 _datasets = {'imagenette': URLs.IMAGENETTE_160, 'imagenette-320': URLs.IMAGENETTE_320, 'imagewoof': URLs.IMAGEWOOF_160, 'cifar10': URLs.CIFAR,
@@ -85,6 +87,15 @@ def results_table(results:list) -> str:
     rows += [f"| {r['method']} | {r['labels']} ({r['frac']:.0%}) | {r['epochs']} | {r['accuracy']:.4f} | {r['seconds']:.0f} |" for r in results]
     return '\n'.join(rows)
 
+# %% ../nbs/06_cli.ipynb #6155a331
+_user_errors = (UserError, ValueError, FileNotFoundError, TrainingDiverged)
+
+def _fail(e:Exception, debug:bool):
+    "One line on stderr and exit status 2, or the traceback with `--debug`"
+    if debug: raise e
+    print(f"fastai-cpc: error: {e}".replace('\n', ' '), file=sys.stderr)
+    sys.exit(2)
+
 # %% ../nbs/06_cli.ipynb #08780ee1
 @call_parse
 def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, imagenette-320, imagewoof, cifar10) or a folder with train/ and val/
@@ -115,9 +126,65 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
         path = resolve_data(data)
         print(f"fastai-cpc: {data} ({path}), preset {preset}: " + ', '.join(f'{k}={v}' for k, v in cfg.items()), flush=True)
         results = run_job(path, frac=frac, seed=seed, num_workers=num_workers, out=Path(out), **cfg)
-    except (UserError, ValueError, FileNotFoundError) as e:
-        if debug: raise
-        print(f"fastai-cpc: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    except _user_errors as e: _fail(e, debug)
     print('\n' + results_table(results))
     return results
+
+# %% ../nbs/06_cli.ipynb #ea4413b7
+def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool=False, seed:int=0, num_workers=None, device=None,
+                 **cfg, # overrides of `presets['cpu']`: size, patch_size, arch, bs, epochs, lr, n_train, n_dirs
+                ) -> Path:
+    "Pre-train CPC on the training images of `path` with a checkpoint every epoch (continuing the last one with `resume`); returns the encoder file"
+    c = AttrDict({**presets['cpu'], **cfg})
+    out = Path(out)
+    last = out/f'{name}-last.pth'
+    if last.exists() and not resume:
+        raise UserError(f"{last} holds the checkpoint of an earlier run: pass --resume to continue it, or choose another --out or --name")
+    set_seed(seed)
+    items = _subsample(get_image_files(path/'train'), c.n_train, seed)
+    dls = cpc_dls(items, size=c.size, patch_size=c.patch_size, bs=min(c.bs, len(items)//2), seed=seed,
+                  num_workers=ifnone(num_workers, defaults.cpus), device=device)
+    learn = cpc_learner(dls, c.arch, n_dirs=c.n_dirs, path=out, model_dir='.')
+    start = load_checkpoint(learn, last) if resume else 0
+    if start >= c.epochs: print(f"{last} is already at epoch {start} of {c.epochs}: nothing left to train")
+    else:
+        if start: print(f"resuming from {last}: epoch {start + 1} of {c.epochs}", flush=True)
+        learn.fit_one_cycle(c.epochs, c.lr, start_epoch=start, cbs=Checkpoint(name))
+    return save_encoder(learn, out/f'{name}-encoder.pth')
+
+# %% ../nbs/06_cli.ipynb #f74b3fc2
+@call_parse
+def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96, imagenette-320, imagewoof, cifar10) or a folder with train/
+             preset:str='gpu', # 'gpu' or 'cpu': the sizes of `fastai-cpc`'s presets
+             size:int=None, # image side in pixels
+             patch_size:int=None, # patch side in pixels
+             arch:str=None, # encoder preset
+             bs:int=None, # batch size
+             epochs:int=None, # pre-training epochs (the whole run's, also when resuming)
+             lr:float=None, # pre-training learning rate
+             n_train:int=None, # pre-train on this many training images (all if 0)
+             seed:int=0, # seed of the image sample, the split and the initial weights
+             num_workers:int=None, # DataLoader workers (fastai's default if not given)
+             out:str='models', # folder for the checkpoints and the encoder
+             name:str='cpc', # file stem of the checkpoints and the encoder
+             resume:store_true=False, # continue the run whose checkpoint is in `out`
+             debug:store_true=False, # show the full traceback of errors
+            ):
+    "Pre-train CPC v2 on the training images, with a checkpoint every epoch; --resume continues an interrupted run"
+    try:
+        if preset not in presets: raise UserError(f"unknown preset {preset!r}: use one of {', '.join(presets)}")
+        given = dict(size=size, patch_size=patch_size, arch=arch, bs=bs, epochs=epochs, lr=lr, n_train=n_train)
+        cfg = {**presets[preset], **{k: v for k, v in given.items() if v is not None}}
+        cfg['n_train'] = cfg['n_train'] or None
+        enc = run_pretrain(resolve_data(data), out=Path(out), name=name, resume=resume, seed=seed, num_workers=num_workers, **cfg)
+    except _user_errors as e: _fail(e, debug)
+    print(f"encoder: {enc}")
+
+# %% ../nbs/06_cli.ipynb #76bb489f
+def cli():
+    "`fastai-cpc`: the whole job; `fastai-cpc pretrain`: pre-training alone, resumable"
+    sub = len(sys.argv) > 1 and sys.argv[1] == 'pretrain'
+    f = (pretrain if sub else main).__wrapped__
+    prog = 'fastai-cpc pretrain' if sub else 'fastai-cpc'
+    args = vars(anno_parser(f, prog=prog).parse_args(sys.argv[2 if sub else 1:]))
+    return f(**{k: v for k, v in args.items() if k in inspect.signature(f).parameters}) # without anno_parser's --pdb and --xtra

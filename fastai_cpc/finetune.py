@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastai.vision.all import *
 from .data import *
 from .models import *
+from .callback import *
 from .learner import *
 from .learner import _encoder_of, _image_size
 
@@ -76,7 +77,8 @@ def cpc_classifier(dls:DataLoaders, # labelled image DataLoaders, e.g. from `sub
     if head not in _heads: raise ValueError(f"unknown head {head!r}: choose one of {', '.join(_heads)}")
     n_out = ifnone(n_out, get_c(dls))
     model = CPCClassifier(enc, _heads[head](enc.dim, n_out), patch_size)
-    return Learner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=cpc_splitter, metrics=metrics, **kwargs)
+    cbs = L(DivergenceGuard()) + L(kwargs.pop('cbs', None))
+    return Learner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=cpc_splitter, metrics=metrics, cbs=cbs, **kwargs)
 
 # %% ../nbs/05_finetune.ipynb #7fec708d
 @torch.no_grad()
@@ -91,9 +93,10 @@ def embed(encoder, # anything `cpc_classifier` accepts as an encoder
     return torch.cat(feats), torch.cat(ys)
 
 def _features(dls, encoder, patch_size):
-    "Training and validation features, both with validation-time transforms"
+    "Training and validation features, both with validation-time transforms, from one and the same encoder"
+    enc = _as_encoder(encoder) # once: a preset name gives a new random encoder at every call
     trn = dls.test_dl(dls.train_ds.items, with_labels=True, bs=dls.bs)
-    return embed(encoder, trn, patch_size), embed(encoder, dls.valid, patch_size)
+    return embed(enc, trn, patch_size), embed(enc, dls.valid, patch_size)
 
 # %% ../nbs/05_finetune.ipynb #0981520b
 def knn_accuracy(dls:DataLoaders, # labelled image DataLoaders

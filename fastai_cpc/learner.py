@@ -47,7 +47,7 @@ def cpc_learner(dls:DataLoaders, # unlabelled patch DataLoaders, from `cpc_dls`
     model = create_cpc_model(arch, offsets=offsets, n_dirs=n_dirs, target_dim=target_dim, context_dim=context_dim,
                              context_blocks=context_blocks, share_context=share_context)
     model.encoder.patch_size = patches.patch_size
-    cbs = L(CPC(loss)) + L(kwargs.pop('cbs', None))
+    cbs = L(CPC(loss), DivergenceGuard()) + L(kwargs.pop('cbs', None))
     return Learner(dls, model, loss_func=loss, cbs=cbs, metrics=ifnone(metrics, ContrastiveAccuracy()), **kwargs)
 
 # %% ../nbs/04_learner.ipynb #97c369e3

@@ -1,0 +1,61 @@
+"Smoke test of the label-efficiency benchmark (benchmarks/label_efficiency.py): it runs end to end and writes well-formed files"
+import importlib.util, json, math, subprocess, sys
+from pathlib import Path
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).parents[1]
+SCRIPT = ROOT/'benchmarks'/'label_efficiency.py'
+
+def _module():
+    spec = importlib.util.spec_from_file_location('label_efficiency', SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    argv, sys.argv = sys.argv, ['label_efficiency']  # `call_parse` only runs `main` under __main__
+    try: spec.loader.exec_module(mod)
+    finally: sys.argv = argv
+    return mod
+
+def test_efficiency_factor():
+    f = _module().efficiency_factor
+    sup = {0.01: 0.2, 0.1: 0.4, 1.0: 0.6}
+    assert f(0.01, 0.4, sup) == (pytest.approx(10.), '=')               # scratch needs 10% for what CPC gets at 1%
+    assert f(0.01, 0.3, sup) == (pytest.approx(10**0.5), '=')           # halfway on the log axis between 1% and 10%
+    assert f(0.1, 0.1, sup) == (pytest.approx(0.1), '<=')               # scratch's smallest fraction already does better
+    assert f(0.01, 0.7, sup) == (pytest.approx(100.), '>')              # scratch never gets there: a lower bound
+
+def test_ft_epochs_same_rule():
+    ft = _module().ft_epochs
+    assert ft(20, 64, 6, 40) == 40     # one step an epoch: 40 epochs for 40 steps
+    assert ft(2000, 64, 6, 40) == 6    # 32 steps an epoch: the minimum of 6 epochs
+    assert ft(5, 64, 1, 1) == 2        # at least two epochs, so `fine_tune` has a frozen and an unfrozen phase
+
+def test_runs_end_to_end(tmp_path):
+    cmd = [sys.executable, str(SCRIPT), '--datasets', 'imagenette', '--out', str(tmp_path), '--fracs', '0.5,1', '--seeds', '2',
+           '--n-pool', '40', '--n-valid', '20', '--pre-epochs', '1', '--min-epochs', '1', '--min-steps', '2',
+           '--size', '16', '--patch-size', '4', '--num-workers', '0']
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((tmp_path/'cpu-imagenette.json').read_text())
+    assert {'meta', 'config', 'pretrain', 'lrs', 'probes', 'runs', 'summary'} <= set(res)
+    assert {'command', 'device', 'versions', 'commit', 'date'} <= set(res['meta'])
+    assert res['config']['n_pool'] == 40 and res['pretrain']['images'] == 40
+    # 0.5 and 1 are above 10%: one seed each, two sides
+    assert sorted((r['side'], r['frac']) for r in res['runs']) == [('cpc', .5), ('cpc', 1.), ('scratch', .5), ('scratch', 1.)]
+    for run in res['runs']:
+        assert 0 <= run['accuracy'] <= 1 and run['epochs'] >= 2 and run['seconds'] >= 0 and math.isfinite(run['lr'])
+    assert [r['labels'] for r in res['summary']] == [20, 40]
+    md = (tmp_path/'cpu-imagenette.md').read_text()
+    assert md.startswith('# Label efficiency') and res['meta']['command'] in md and res['meta']['commit'] in md
+    rows = [l for l in md.splitlines() if l.startswith('| 50%') or l.startswith('| 100%')]
+    assert len(rows) == 2 and all(l.count('|') == 7 for l in rows)
+    with Image.open(tmp_path/'cpu-imagenette.png') as im: assert im.size[0] > 100 and im.size[1] > 100
+
+def test_readme_shows_committed_results():
+    "Every committed results table is in the README's Results section, row for row"
+    readme = (ROOT/'README.md').read_text()
+    assert '## Results' in readme
+    for md in sorted((ROOT/'benchmarks'/'results').glob('*.md')):
+        rows = [l for l in md.read_text().splitlines() if l.startswith('| ') and '%' in l.split('|')[1]]
+        assert rows, md
+        for row in rows: assert row in readme, f"{md.name}: {row}"
+        assert f"benchmarks/results/{md.stem}.png" in readme
