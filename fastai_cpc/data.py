@@ -6,11 +6,13 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/data.html.md"""
 
 # %% ../nbs/00_data.ipynb #d84a7632
 from __future__ import annotations
+import warnings
+from functools import lru_cache
 from fastai.vision.all import *
 
 # %% auto #0
-__all__ = ['grid_size', 'patchify', 'patches_to_image', 'TensorPatches', 'PatchAugment', 'CPCPatches', 'cpc_dls', 'label_subset',
-           'labelled_dls', 'subset_dls']
+__all__ = ['grid_size', 'patchify', 'patches_to_image', 'TensorPatches', 'PatchAugment', 'CPCPatches', 'to_rgb', 'RGBImage',
+           'check_images', 'cpc_dls', 'label_subset', 'labelled_dls', 'subset_dls']
 
 # %% ../nbs/00_data.ipynb #ec35dfd1
 def grid_size(size:int, # side S of the (square) image, in pixels
@@ -146,16 +148,65 @@ class CPCPatches(DisplayedTransform):
 
     def decodes(self, x:TensorPatches) -> TensorPatches: return x
 
+# %% ../nbs/00_data.ipynb #7bd6eadd
+_high_bit_modes = ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I', 'F')
+
+def to_rgb(im:Image.Image) -> Image.Image:
+    "Any PIL image as 8-bit RGB; 16-bit, 32-bit and float images are rescaled to 0-255 first instead of clipped"
+    if im.mode in _high_bit_modes:
+        a = np.asarray(im, dtype=np.float32)
+        hi = 65535. if im.mode.startswith('I;16') or a.max() > 255 else 255.
+        if im.mode == 'F': hi = max(float(a.max()), 1e-6)
+        im = Image.fromarray((a / hi * 255).clip(0, 255).astype(np.uint8))
+    return im.convert('RGB')
+
+class RGBImage(PILImage):
+    "A `PILImage` that opens images of any mode as 8-bit RGB (see `to_rgb`)"
+    @classmethod
+    def create(cls, fn, **kwargs):
+        if isinstance(fn, (str, Path)):
+            with Image.open(fn) as im: fn = to_rgb(im)
+        return super().create(fn, **kwargs)
+
+# %% ../nbs/00_data.ipynb #1677f9f6
+@lru_cache(maxsize=None)
+def _decodes(fn:str, mtime:float) -> bool:
+    "Whether `fn` decodes as an image (cached per file and modification time)"
+    try:
+        with Image.open(fn) as im:
+            im.draft('RGB', (64, 64))  # JPEG: decode at reduced size, still reading the whole stream
+            im.load()
+        return True
+    except Exception: return False
+
+def check_images(items, # image files
+                 n_workers:int|None=None, # threads (PIL decodes without the GIL); `defaults.cpus` by default
+                ) -> L: # the files that decode, in their order
+    "The `items` that decode as images; one warning names the others. An error if none decodes"
+    items = L(items)
+    if not len(items): return items
+    ok = parallel(lambda f: _decodes(str(f), os.path.getmtime(f) if os.path.exists(f) else 0.), items,
+                  n_workers=ifnone(n_workers, defaults.cpus), threadpool=True, progress=False)
+    bad = [f for f, o in zip(items, ok) if not o]
+    if len(bad) == len(items):
+        raise ValueError(f"none of the {len(items)} files could be decoded as an image (e.g. {bad[0]}): "
+                         "check that they are images, not truncated downloads or other files with an image extension")
+    if bad:
+        warnings.warn(f"skipping {len(bad)} of {len(items)} files that cannot be decoded as images: "
+                      + ', '.join(str(f) for f in bad[:5]) + (', ...' if len(bad) > 5 else ''))
+    return L(f for f, o in zip(items, ok) if o)
+
 # %% ../nbs/00_data.ipynb #082ee1cb
-def _image_items(source) -> L:
-    "Image files from a folder (recursively) or a list of paths"
+def _image_items(source, check:bool=True) -> L:
+    "Image files from a folder (recursively) or a list of paths: hidden files left out, undecodable ones skipped (see `check_images`)"
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.exists(): raise FileNotFoundError(f"no such folder: {path}")
         items = get_image_files(path) if path.is_dir() else L([path])
     else: items = L(source)
+    items = items.filter(lambda f: not Path(f).name.startswith('.'))
     if not len(items): raise ValueError(f"no image files found in {source!r}: point at a folder that holds .jpg/.png images (searched recursively)")
-    return items
+    return check_images(items) if check else items
 
 # %% ../nbs/00_data.ipynb #a8987282
 def _check_bs(bs:int, n_train:int):
@@ -177,7 +228,7 @@ def cpc_dls(source, # a folder of images (searched recursively) or a list of ima
     "Unlabelled `DataLoaders` whose batches are CPC patch grids `[B, G, G, C, P, P]`"
     grid_size(size, patch_size)
     items = _image_items(source)
-    dblock = DataBlock(blocks=ImageBlock, splitter=RandomSplitter(valid_pct, seed=seed),
+    dblock = DataBlock(blocks=ImageBlock(RGBImage), splitter=RandomSplitter(valid_pct, seed=seed),
                        item_tfms=RandomResizedCrop(size, min_scale=min_scale),
                        batch_tfms=[CPCPatches(patch_size, aug=aug, augment=augment), Normalize.from_stats(*imagenet_stats)])
     dsets_size = round(len(items) * (1 - valid_pct))
@@ -232,10 +283,10 @@ def labelled_dls(train_items, # labelled training images
                  **kwargs, # passed to `DataBlock.dataloaders`
                 ) -> DataLoaders:
     "Labelled `DataLoaders` from lists of training and validation images"
-    trn, val = L(train_items), L(valid_items)
+    trn, val = check_images(train_items), check_images(valid_items)
     if not len(trn) or not len(val): raise ValueError(f"need training and validation images, got {len(trn)} and {len(val)}")
     _check_bs(bs, len(trn))
-    dblock = DataBlock(blocks=(ImageBlock, CategoryBlock), get_y=label_func,
+    dblock = DataBlock(blocks=(ImageBlock(RGBImage), CategoryBlock), get_y=label_func,
                        splitter=IndexSplitter(range(len(trn), len(trn) + len(val))),
                        item_tfms=RandomResizedCrop(size, min_scale=min_scale),
                        batch_tfms=[Flip(), Normalize.from_stats(*imagenet_stats)])
