@@ -1,0 +1,73 @@
+"Impossible settings get clear errors; divergence stops training; files that would run code are refused; the same seed gives the same result."
+import pickle
+from pathlib import Path
+import pytest, torch
+from fastai.vision.all import untar_data, URLs, get_image_files, set_seed, Callback
+from fastai_cpc.all import (cpc_dls, cpc_learner, cpc_classifier, label_subset, labelled_dls, save_encoder, load_encoder,
+                            Checkpoint, load_checkpoint, TrainingDiverged, cpc_encoder)
+
+@pytest.fixture(scope='module')
+def files(): return get_image_files(untar_data(URLs.IMAGENETTE_160)/'train')[::50]
+
+@pytest.fixture(scope='module')
+def dls(files): return cpc_dls(files[:64], size=16, patch_size=4, bs=8, num_workers=0)
+
+@pytest.mark.parametrize('kwargs, msg', [
+    (dict(size=32, patch_size=64), 'larger than the image'),
+    (dict(size=32, patch_size=8, bs=10_000), 'batch size 10000 is larger than the'),
+])
+def test_impossible_data_settings(files, kwargs, msg):
+    with pytest.raises(ValueError, match=msg): cpc_dls(files[:40], num_workers=0, **kwargs)
+
+def test_grid_too_small_for_offset(files):
+    with pytest.raises(ValueError, match=r'G >= 6'): cpc_learner(cpc_dls(files[:40], size=24, patch_size=8, bs=8, num_workers=0), offsets=(4,))
+
+@pytest.mark.parametrize('frac, msg', [(0, r'\(0, 1\]'), (-0.5, r'\(0, 1\]'), (1.5, r'\(0, 1\]'), (1e-4, r'use frac >= .*or n_per_class=1')])
+def test_impossible_label_fractions(files, frac, msg):
+    with pytest.raises(ValueError, match=msg): label_subset(files, frac=frac)
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match=r"unknown encoder preset 'resnet9000': choose one of tiny"): cpc_encoder('resnet9000')
+
+def test_encoder_from_another_preset_names_the_shapes(tmp_path):
+    fn = save_encoder(cpc_encoder('small'), tmp_path/'small.pth')
+    with pytest.raises(ValueError, match=r"(?s)preset 'small'.*tensors differ.*file \(64, 3, 3, 3\) vs encoder \(32, 3, 3, 3\)"):
+        load_encoder(fn, cpc_encoder('tiny'))
+
+def test_not_a_checkpoint(tmp_path):
+    (tmp_path/'x.pth').write_text('hello')
+    with pytest.raises(ValueError, match='not a fastai_cpc encoder file'): load_encoder(tmp_path/'x.pth')
+
+class _Payload:
+    def __reduce__(self): return (exec, ("import pathlib; pathlib.Path('/tmp/fastai_cpc_payload_ran').touch()",))
+
+def test_pickle_payloads_are_refused(tmp_path, dls):
+    flag = Path('/tmp/fastai_cpc_payload_ran'); flag.unlink(missing_ok=True)
+    evil = tmp_path/'encoder.pth'
+    evil.write_bytes(pickle.dumps(_Payload()))
+    with pytest.raises(ValueError, match='refused'): load_encoder(evil)
+    with pytest.raises(ValueError, match='refused'): load_checkpoint(cpc_learner(dls, 'tiny', n_dirs=1, context_blocks=1), evil)
+    with pytest.raises(ValueError, match='refused'): cpc_classifier(labelled_dls(dls.train.items[:8], dls.train.items[:8], size=16, bs=4), evil)
+    assert not flag.exists(), 'the payload ran'
+
+class _NaNAt(Callback):
+    def after_loss(self):
+        if self.training and self.epoch == 1 and self.iter == 1: self.learn.loss = self.learn.loss * float('inf')
+
+def test_divergence_stops_with_epoch_and_batch(dls):
+    learn = cpc_learner(dls, 'tiny', n_dirs=1, context_blocks=1, cbs=_NaNAt())
+    with learn.no_bar(), learn.no_logging():
+        with pytest.raises(TrainingDiverged, match=r'at epoch 2 of 3, batch 2 of \d+.*lower learning rate'): learn.fit(3, 1e-4)
+    assert all(torch.isfinite(p).all() for p in learn.model.parameters())
+
+def test_same_seed_same_subset_and_accuracy(files):
+    def run():
+        trn = label_subset(files, frac=0.2, seed=5)
+        set_seed(5)
+        dls = labelled_dls(trn, files[::5], size=16, bs=8, num_workers=0)
+        learn = cpc_classifier(dls, 'tiny', patch_size=4)
+        with learn.no_bar(), learn.no_logging(): learn.fine_tune(1, 1e-3)
+        return list(trn), [float(v) for v in learn.recorder.values[-1]]   # train loss, valid loss, accuracy of the last epoch
+    a, b = run(), run()
+    assert a[0] == b[0]
+    assert a[1][2] == b[1][2] and a[1][:2] == pytest.approx(b[1][:2], rel=1e-6)
