@@ -187,4 +187,5 @@ def cli():
     f = (pretrain if sub else main).__wrapped__
     prog = 'fastai-cpc pretrain' if sub else 'fastai-cpc'
     args = vars(anno_parser(f, prog=prog).parse_args(sys.argv[2 if sub else 1:]))
-    return f(**{k: v for k, v in args.items() if k in inspect.signature(f).parameters}) # without anno_parser's --pdb and --xtra
+    f(**{k: v for k, v in args.items() if k in inspect.signature(f).parameters}) # without anno_parser's --pdb and --xtra
+    # nothing returned: the console script passes the return value to sys.exit, where a result list would mean failure
