@@ -252,7 +252,7 @@ def label_subset(items, # image files (or anything `label_func` accepts)
     by_class = groupby(sorted(items, key=str), label_func)
     if len(by_class) < 2: raise ValueError(f"label_subset needs at least two classes, found {len(by_class)}: {list(by_class)}")
     counts = {c: len(v) for c, v in by_class.items()}
-    want = {c: (round(frac*n) if frac is not None else n_per_class) for c, n in counts.items()}
+    want = {c: (int(frac*n + 0.5) if frac is not None else n_per_class) for c, n in counts.items()} # halves round up
     short = {c: n for c, n in counts.items() if want[c] < 1}
     if short:
         min_frac = 0.5 / min(counts.values())
