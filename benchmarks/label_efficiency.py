@@ -65,7 +65,7 @@ def _sample(items, n, seed=0) -> L:
     if n is None or n >= len(items): return items
     return items[np.random.default_rng(seed).permutation(len(items))[:n]]
 
-def _classifier(dls, encoder, c, lr=None):
+def _classifier(dls, encoder, c):
     learn = cpc_classifier(dls, encoder, head=c.head, patch_size=c.patch_size, cbs=_ValidateLast())
     if c.bf16: learn.to_bf16()
     return learn
