@@ -8,20 +8,13 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/checkpoint.html.md"""
 from __future__ import annotations
 import random
 from fastai.vision.all import *
+from .learner import _save_atomic
 
 # %% auto #0
 __all__ = ['Checkpoint', 'load_checkpoint']
 
 # %% ../nbs/04a_checkpoint.ipynb #480d9ea3
 _ckpt_format = 'fastai_cpc.checkpoint'
-
-def _save_atomic(obj, fname:Path):
-    "`torch.save` to a temporary file beside `fname`, flushed to disk, then renamed over it: a reader sees the old file or the new one, never half of one"
-    tmp = fname.with_name(f'.{fname.name}.tmp')
-    with open(tmp, 'wb') as f:
-        torch.save(obj, f)
-        f.flush(); os.fsync(f.fileno())
-    os.replace(tmp, fname)
 
 def _plain(o):
     "fastai's `L`s and numpy scalars as plain lists and numbers, which `weights_only` loading accepts"

@@ -59,6 +59,14 @@ def _encoder_of(o) -> nn.Module:
 # %% ../nbs/04_learner.ipynb #a7eefb22
 _enc_format = 'fastai_cpc.encoder'
 
+def _save_atomic(obj, fname:Path):
+    "`torch.save` to a temporary file beside `fname`, flushed to disk, then renamed over it: a reader sees the old file or the new one, never half of one"
+    tmp = fname.with_name(f'.{fname.name}.tmp')
+    with open(tmp, 'wb') as f:
+        torch.save(obj, f)
+        f.flush(); os.fsync(f.fileno())
+    os.replace(tmp, fname)
+
 def save_encoder(o, # a `Learner`, `CPCModel`, `CPCClassifier` or `CPCEncoder`
                  fname, # file to write; `.pth` is added if there is no suffix
                 ) -> Path:
@@ -69,9 +77,7 @@ def save_encoder(o, # a `Learner`, `CPCModel`, `CPCClassifier` or `CPCEncoder`
     fname.parent.mkdir(parents=True, exist_ok=True)
     ckpt = dict(format=_enc_format, version=1, arch=enc.arch, config=enc.config, patch_size=enc.patch_size,
                 state_dict={k: v.detach().cpu() for k, v in enc.state_dict().items()})
-    tmp = fname.with_name(f'.{fname.name}.tmp')
-    torch.save(ckpt, tmp)
-    os.replace(tmp, fname)
+    _save_atomic(ckpt, fname)
     return fname
 
 # %% ../nbs/04_learner.ipynb #98e81350
