@@ -20,7 +20,7 @@ import datetime as dt  # after the star imports, which bind `datetime` to the cl
 # Everything a profile fixes. Both sides (CPC and scratch) share every fine-tuning setting.
 profiles = {
     'cpu': dict(datasets=('imagenette', 'cifar10'), size=32, patch_size=8, arch='tiny', n_dirs=2, context_dim=128, context_blocks=3,
-                pre_bs=64, pre_epochs=12, pre_lr=5e-4, n_pool=2000, n_valid=1000, head='linear', bs=64, min_epochs=6, min_steps=40,
+                pre_bs=64, pre_epochs=12, pre_lr=5e-4, n_pool=2000, n_valid=1000, head='linear', bs=64, min_epochs=6, min_steps=60,
                 ft_workers=0, bf16=False), # on 2 cores, starting DataLoader workers at every short epoch costs more than decoding
     'gpu': dict(datasets=('imagenette-96', 'cifar10'), size=64, patch_size=16, arch='small', n_dirs=4, context_dim=256, context_blocks=5,
                 pre_bs=256, pre_epochs=60, pre_lr=5e-4, n_pool=None, n_valid=None, head='resnet', bs=128, min_epochs=15, min_steps=200,
@@ -73,6 +73,7 @@ def _classifier(dls, encoder, c):
 def _lr(learn, frozen:bool) -> float:
     "The learning-rate rule of both sides: fastai's `lr_find` valley, on the model as its first training phase sees it"
     if frozen: learn.freeze()
+    set_seed(0)
     with learn.no_bar(), learn.no_logging(): lr = learn.lr_find(show_plot=False).valley
     learn.unfreeze()
     return float(lr)
@@ -117,10 +118,10 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, seeds:int, fracs, kw:dict, l
         trn = label_subset(pool, frac, seed=seed)
         return labelled_dls(trn, valid, size=c.size, bs=min(c.bs, len(trn)), **ft_kw)
     encoders = {'cpc': enc_file, 'scratch': c.arch}
-    ref = min(fracs, key=lambda f: abs(math.log(f / 0.1)))  # the fraction closest to 10%
-    lrs = {side: _lr(_classifier(dls_of(ref, 0), enc, c), frozen=side == 'cpc') for side, enc in encoders.items()}
-    log(f"  learning rates from lr_find on the {ref:.0%} subset (seed 0): {lrs}")
     full = dls_of(1.0, 0)
+    # on the whole pool: on a 1-10% subset lr_find's 100 steps cycle over a handful of batches and its curve is noise
+    lrs = {side: _lr(_classifier(full, enc, c), frozen=side == 'cpc') for side, enc in encoders.items()}
+    log(f"  learning rates from lr_find on the whole labelled pool: {lrs}")
     probes = {}
     for side, enc in encoders.items():
         torch.manual_seed(0)
@@ -139,7 +140,7 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, seeds:int, fracs, kw:dict, l
                                  accuracy=acc, seconds=round(time.time() - t, 1)))
                 log(f"  {side:7s} {frac:>5.0%} seed {seed}: {len(dls.train_ds)} labels, {epochs} epochs, accuracy {acc:.4f}, {runs[-1]['seconds']:.0f} s")
     cfg = {**{k: v for k, v in c.items() if k != 'datasets'}, 'n_valid_used': len(valid)}
-    return dict(dataset=Path(name).name, path=str(path), config=cfg, pretrain=pre, lrs=lrs, lr_frac=ref, probes=probes, runs=runs, summary=summarise(runs))
+    return dict(dataset=Path(name).name, path=str(path), config=cfg, pretrain=pre, lrs=lrs, probes=probes, runs=runs, summary=summarise(runs))
 
 def summarise(runs:list) -> list:
     "Mean and spread per fraction and side, the difference, and the label-efficiency factor at each CPC point"
@@ -175,7 +176,7 @@ def to_markdown(res:dict) -> str:
              f"- pre-training: {p['epochs']} epochs, lr {p['lr']}, {p['seconds']:.0f} s; final training loss {p['final_train_loss']:.3f} "
              f"(chance ln(B*G*G) = {p['chance_loss']:.3f}), validation loss {p['final_valid_loss']:.3f}, contrastive accuracy {p['cpc_accuracy']:.4f}",
              f"- fine-tuning, both sides: epochs = max({c['min_epochs']}, enough for {c['min_steps']} steps); learning rate from `lr_find` "
-             f"(valley) on the {res['lr_frac']:.0%} subset, seed 0, each side's own model: CPC {res['lrs']['cpc']:.2e}, scratch {res['lrs']['scratch']:.2e}. "
+             f"(valley) on the whole labelled pool, each side's own model as its first phase trains it (CPC: head only): CPC {res['lrs']['cpc']:.2e}, scratch {res['lrs']['scratch']:.2e}. "
              f"CPC: `fine_tune` (head alone for a quarter of the epochs); scratch: `fit_one_cycle`.",
              "", "| labels | images | CPC accuracy | scratch accuracy | CPC - scratch | label-efficiency factor |", "|---|---|---|---|---|---|"]
     for r in res['summary']:

@@ -14,15 +14,30 @@ from .learner import *
 from .learner import _encoder_of, _image_size
 
 # %% auto #0
-__all__ = ['linear_head', 'resnet_head', 'CPCClassifier', 'cpc_splitter', 'cpc_classifier', 'embed', 'knn_accuracy',
-           'linear_probe']
+__all__ = ['AvgStartBatchNorm1d', 'AvgStartBatchNorm2d', 'linear_head', 'resnet_head', 'CPCClassifier', 'cpc_splitter',
+           'cpc_classifier', 'embed', 'knn_accuracy', 'linear_probe']
+
+# %% ../nbs/05_finetune.ipynb #7f3a87a5
+class _AvgStart:
+    "Running statistics: the average of the batches seen while that weighs a batch more than `momentum`, then the moving average"
+    final_momentum = 0.1
+    def forward(self, x):
+        if self.training and self.track_running_stats:
+            self.momentum = max(self.final_momentum, 1 / (int(self.num_batches_tracked) + 1))
+        return super().forward(x)
+
+class AvgStartBatchNorm1d(_AvgStart, nn.BatchNorm1d):
+    "`nn.BatchNorm1d` whose running statistics start as the average of the first batches instead of mean 0, variance 1"
+
+class AvgStartBatchNorm2d(_AvgStart, nn.BatchNorm2d):
+    "`nn.BatchNorm2d` whose running statistics start as the average of the first batches instead of mean 0, variance 1"
 
 # %% ../nbs/05_finetune.ipynb #03dadb47
 def linear_head(dim:int, # latent size D of the encoder
                 n_out:int, # number of classes
                ) -> nn.Module:
     "Mean-pool the latent grid `[B, D, G, G]`, then batch norm and a linear layer"
-    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.BatchNorm1d(dim), nn.Linear(dim, n_out))
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), AvgStartBatchNorm1d(dim), nn.Linear(dim, n_out))
 
 # %% ../nbs/05_finetune.ipynb #12c59cbc
 def resnet_head(dim:int, # latent size D of the encoder
@@ -32,8 +47,8 @@ def resnet_head(dim:int, # latent size D of the encoder
                ) -> nn.Module:
     "A small pre-activation ResNet on the latent grid `[B, D, G, G]`, then pool and a linear layer"
     return nn.Sequential(nn.Conv2d(dim, width, 1, bias=False),
-                         *[PreActBlock(width, width, width, norm=nn.BatchNorm2d) for _ in range(n_blocks)],
-                         nn.BatchNorm2d(width), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, n_out))
+                         *[PreActBlock(width, width, width, norm=AvgStartBatchNorm2d) for _ in range(n_blocks)],
+                         AvgStartBatchNorm2d(width), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, n_out))
 
 # %% ../nbs/05_finetune.ipynb #41c044ab
 class CPCClassifier(Module):
