@@ -140,5 +140,6 @@ def linear_probe(dls:DataLoaders, # labelled image DataLoaders
     fdls = DataLoaders(DataLoader(list(zip((xt-mean)/std, yt)), bs=bs, shuffle=True),
                        DataLoader(list(zip((xv-mean)/std, yv)), bs=bs), device=dls.device)
     learn = Learner(fdls, nn.Linear(xt.shape[1], dls.c), loss_func=CrossEntropyLossFlat(), metrics=accuracy)
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
-    return learn.validate()[1]
+    with learn.no_bar(), learn.no_logging():
+        learn.fit_one_cycle(epochs, lr)
+        return learn.validate()[1]
