@@ -156,7 +156,8 @@ def summarise(runs:list) -> list:
     return rows
 
 def _meta(profile:str) -> dict:
-    try: commit = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
+    git = lambda *a: subprocess.run(['git', *a], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
+    try: commit = git('rev-parse', 'HEAD') + (' (with uncommitted changes)' if git('status', '--porcelain', '--untracked-files=no') else '')
     except OSError: commit = 'unknown'
     dev = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     return dict(command=' '.join(['python'] + [shlex.quote(a) for a in sys.argv]), profile=profile, device=dev,
@@ -238,7 +239,7 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
         # the profile, then its settings for this data set, then what the command line says
         c = AttrDict({**profiles[profile], **_per_dataset[profile].get(name, {}), **given, 'profile': profile})
         for k in ('n_pool', 'n_valid'): c[k] = c[k] or None
-        t = time.time()
+        t, meta = time.time(), _meta(profile)  # the code as it was when the run started
         res = run_dataset(name, c, out_dir, seeds, fr, kw)
-        res['meta'] = {**_meta(profile), 'seconds': round(time.time() - t, 1)}
+        res['meta'] = {**meta, 'seconds': round(time.time() - t, 1)}
         for f in write_results(res, out_dir): print(f"wrote {f}")
