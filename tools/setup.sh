@@ -10,5 +10,14 @@ PY=${PYTHON:-python3}
 # PyTorch first, pinned: pip then keeps it when it installs fastai.
 .venv/bin/python -m pip install -q "torch==${TORCH_VERSION:-2.14.1}" "torchvision==${TORCHVISION_VERSION:-0.29.1}"
 .venv/bin/python -m pip install -q -e '.[dev]'
+# The docs test opens the built site in Debian's Chromium. As root with apt (CI, containers) it is installed
+# here; otherwise say how.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "setup: Chromium not found; tests/test_docs.py needs it: sudo apt-get install chromium chromium-driver"
+  fi
+fi
 if [ -f ../shared/tools/seed_fastai_home.sh ]; then bash ../shared/tools/seed_fastai_home.sh; fi
 echo "setup: done ($(.venv/bin/python -c 'import torch, fastai; print(f"torch {torch.__version__}, fastai {fastai.__version__}")'))"
