@@ -8,6 +8,9 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/all.html.md"""
 __all__ = []
 
 # %% ../nbs/08_all.ipynb #d3b2508d
+import warnings
+# fastai's imports use torch.jit.script, which recent PyTorch reports as deprecated: nothing a user can act on
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 from fastai.vision.all import *
 from .data import *
 from .models import *

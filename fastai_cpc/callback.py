@@ -14,6 +14,11 @@ from .loss import *
 __all__ = ['CPC', 'ContrastiveAccuracy', 'TrainingDiverged', 'DivergenceGuard']
 
 # %% ../nbs/03_callback.ipynb #61fbc51a
+def _ema(x:np.ndarray, beta:float=0.98) -> np.ndarray:
+    "Debiased exponential moving average, as fastai's Recorder smooths its losses (one linear filter, no loop)"
+    from scipy.signal import lfilter
+    return lfilter([1-beta], [1, -beta], x) / (1 - beta**np.arange(1, len(x)+1))
+
 class CPC(Callback):
     "Train a `CPCModel` with the CPC v2 InfoNCE loss; reachable as `learn.cpc`"
     order = MixedPrecision.order - 1
@@ -25,6 +30,10 @@ class CPC(Callback):
 
     def before_fit(self):
         if self.loss is None: self.loss = CPCLoss(self.learn.model.offsets, self.scale)
+        self.accs = [] # contrastive accuracy of every training batch, kept on the device until plotted
+
+    def after_loss(self):
+        if self.training and self.learn.loss_func is self.loss and self.loss.accuracy is not None: self.accs.append(self.loss.accuracy)
 
     def _swap(self):
         if self.learn.loss_func is not self.loss: self.old_lf, self.learn.loss_func = self.learn.loss_func, self.loss
@@ -42,14 +51,23 @@ class CPC(Callback):
     def show(self, n:int=4, # images to show
              figsize=None, **kwargs):
         "Show `n` images as the encoder sees them: the patch grid, and the same patches augmented for training"
-        dl = self.learn.dls.valid
-        cp = first(t for t in dl.after_batch.fs if isinstance(t, CPCPatches))
-        raw = dl.new(after_batch=[t for t in dl.after_batch.fs if t.order < cp.order]).one_batch()[0][:n]
-        n = len(raw)
-        axs = get_grid(2*n, nrows=2, ncols=n, figsize=figsize, return_fig=False)
-        for i, (split, title) in enumerate([(1, 'patch grid'), (0, 'augmented per patch')]):
-            grids = cp(TensorImage(raw), split_idx=split)
-            for j, ax in enumerate(axs[i*n:(i+1)*n]): grids[j].show(ctx=ax, title=title if j == 0 else None, **kwargs)
+        return show_augmented(self.learn.dls, n, figsize, **kwargs)
+
+    def plot(self, figsize:tuple=(11, 3.5)):
+        "Pre-training curves: fastai's loss plot, and the contrastive accuracy per training batch (smoothed) and per epoch on the validation set"
+        rec = self.learn.recorder
+        _, (ax0, ax1) = plt.subplots(1, 2, figsize=figsize)
+        rec.plot_loss(skip_start=0, ax=ax0)
+        ax0.set_title('CPC loss')
+        accs = torch.stack(self.accs).float().cpu().numpy() if self.accs else np.zeros(0)
+        ax1.plot(np.arange(len(accs)), _ema(accs), label='train')
+        if 'cpc_accuracy' in rec.metric_names:
+            col = rec.metric_names.index('cpc_accuracy') - 1
+            ax1.plot(rec.iters, L(rec.values).itemgot(col), 'o-', label='valid')
+        ax1.set(title='contrastive accuracy (top-1 among the B*G*G patches)', xlabel='steps', ylabel='accuracy')
+        ax1.legend()
+        return ax0, ax1
+
 
 # %% ../nbs/03_callback.ipynb #8964eff3
 class ContrastiveAccuracy(Metric):

@@ -12,7 +12,7 @@ from fastai.vision.all import *
 
 # %% auto #0
 __all__ = ['grid_size', 'patchify', 'patches_to_image', 'TensorPatches', 'PatchAugment', 'CPCPatches', 'to_rgb', 'RGBImage',
-           'check_images', 'cpc_dls', 'label_subset', 'labelled_dls', 'subset_dls']
+           'check_images', 'cpc_dls', 'show_augmented', 'label_subset', 'labelled_dls', 'subset_dls']
 
 # %% ../nbs/00_data.ipynb #ec35dfd1
 def grid_size(size:int, # side S of the (square) image, in pixels
@@ -234,6 +234,22 @@ def cpc_dls(source, # a folder of images (searched recursively) or a list of ima
     dsets_size = round(len(items) * (1 - valid_pct))
     _check_bs(bs, dsets_size)
     return dblock.dataloaders(items, bs=bs, **kwargs)
+
+# %% ../nbs/00_data.ipynb #28e8e8c0
+def show_augmented(dls:DataLoaders, # DataLoaders from `cpc_dls` (anything with a `CPCPatches` batch transform)
+                   n:int=4, # images to show
+                   figsize:tuple|None=None, **kwargs):
+    "Show `n` validation images as their patch grid, and under each the same patches augmented per patch as in training"
+    dl = dls.valid
+    cp = first(t for t in dl.after_batch.fs if isinstance(t, CPCPatches))
+    if cp is None: raise ValueError("these DataLoaders have no CPCPatches batch transform: build them with cpc_dls")
+    raw = dl.new(after_batch=[t for t in dl.after_batch.fs if t.order < cp.order]).one_batch()[0][:n]
+    n = len(raw)
+    axs = get_grid(2*n, nrows=2, ncols=n, figsize=ifnone(figsize, (3*n, 6.5)), return_fig=False)
+    for i, (split, title) in enumerate([(1, 'patch grid'), (0, 'augmented per patch')]):
+        grids = cp(TensorImage(raw), split_idx=split)
+        for j, ax in enumerate(axs[i*n:(i+1)*n]): grids[j].show(ctx=ax, title=title if j == 0 else None, **kwargs)
+    return axs
 
 # %% ../nbs/00_data.ipynb #e7d41dbb
 def label_subset(items, # image files (or anything `label_func` accepts)

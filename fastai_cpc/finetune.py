@@ -15,7 +15,7 @@ from .learner import _encoder_of, _image_size
 
 # %% auto #0
 __all__ = ['AvgStartBatchNorm1d', 'AvgStartBatchNorm2d', 'linear_head', 'resnet_head', 'CPCClassifier', 'cpc_splitter',
-           'cpc_classifier', 'embed', 'knn_accuracy', 'linear_probe']
+           'cpc_classifier', 'embed', 'knn_accuracy', 'linear_probe', 'embedding_2d', 'show_embedding']
 
 # %% ../nbs/05_finetune.ipynb #7f3a87a5
 class _AvgStart:
@@ -143,3 +143,36 @@ def linear_probe(dls:DataLoaders, # labelled image DataLoaders
     with learn.no_bar(), learn.no_logging():
         learn.fit_one_cycle(epochs, lr)
         return learn.validate()[1]
+
+# %% ../nbs/05_finetune.ipynb #7166cd05
+def embedding_2d(feats:Tensor, # features `[N, D]`
+                 method:str='pca', # 'pca' or 'tsne'
+                 seed:int=0, # t-SNE's random state
+                ) -> Tensor: # points `[N, 2]`
+    "Standardise `feats` per dimension and project them to 2-D with PCA or t-SNE"
+    x = (feats - feats.mean(0)) / (feats.std(0) + 1e-6)
+    if method == 'pca': return x @ torch.pca_lowrank(x, q=2, center=False)[2][:, :2]
+    if method == 'tsne':
+        try: from sklearn.manifold import TSNE
+        except ImportError: raise ImportError("method='tsne' needs scikit-learn (pip install scikit-learn); or use method='pca'") from None
+        return tensor(TSNE(2, init='pca', random_state=seed, perplexity=min(30., (len(x)-1)/3)).fit_transform(x.numpy()))
+    raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+
+# %% ../nbs/05_finetune.ipynb #a6db4d9d
+def show_embedding(dls:DataLoaders, # labelled image DataLoaders: their validation images are shown
+                   encoders:dict, # {panel title: anything `cpc_classifier` accepts as an encoder}
+                   method:str='pca', # 'pca' or 'tsne', see `embedding_2d`
+                   patch_size:int|None=None, # only for encoders that do not know it
+                   figsize:tuple|None=None):
+    "One scatter plot per encoder of the validation images in 2-D, coloured by class"
+    n = len(encoders)
+    axs = get_grid(n, nrows=1, ncols=n, figsize=ifnone(figsize, (5*n, 5)), return_fig=False)
+    cmap = plt.get_cmap('tab10' if dls.c <= 10 else 'tab20')
+    for ax, (title, enc) in zip(axs, encoders.items()):
+        feats, ys = embed(enc, dls.valid, patch_size)
+        pts = embedding_2d(feats, method)
+        ax.scatter(pts[:, 0], pts[:, 1], c=ys, cmap=cmap, vmin=0, vmax=cmap.N-1, s=10)
+        ax.set(title=f'{title} ({method.upper()})', xticks=[], yticks=[])
+    handles = [plt.Line2D([], [], ls='', marker='o', color=cmap(i)) for i in range(dls.c)]
+    axs[-1].legend(handles, list(dls.vocab), loc='center left', bbox_to_anchor=(1, 0.5), fontsize='small')
+    return axs

@@ -10,7 +10,8 @@ from fastai.vision.all import *
 
 # %% auto #0
 __all__ = ['cpc_presets', 'patch_norm', 'PreActBlock', 'PreActBottleneck', 'CPCEncoder', 'cpc_encoder', 'encode_grid',
-           'MaskedContextBlock', 'PixelCNNContext', 'CPCModel', 'create_cpc_model']
+           'MaskedContextBlock', 'PixelCNNContext', 'CPCModel', 'create_cpc_model', 'receptive_field',
+           'show_receptive_field']
 
 # %% ../nbs/01_models.ipynb #8483e3b6
 def patch_norm(c:int) -> nn.Module:
@@ -157,3 +158,42 @@ def create_cpc_model(arch:str='tiny', # encoder preset, a key of `cpc_presets`
                     ) -> CPCModel:
     "A `CPCModel` with a fresh encoder from a preset"
     return CPCModel(cpc_encoder(arch, n_in), **kwargs)
+
+# %% ../nbs/01_models.ipynb #e9d6c3c5
+def receptive_field(model:CPCModel, # a CPC model
+                    row:int, col:int, # grid position of the prediction
+                    grid:int=7, # G of the patch grid
+                    patch_size:int=16, # P
+                   ) -> Tensor: # `[G, G]` booleans: the patches the prediction depends on
+    "Patches that the first direction's prediction at (`row`, `col`) depends on: the non-zero gradients of that prediction"
+    p = next(model.parameters())
+    x = torch.randn(1, grid, grid, model.encoder.config['n_in'], patch_size, patch_size, device=p.device, requires_grad=True)
+    with torch.enable_grad():
+        preds, _ = model(x)
+        g, = torch.autograd.grad(preds[0, 0, ..., row, col].sum(), x)
+    return g.abs().sum((0, 3, 4, 5)).cpu() > 0
+
+# %% ../nbs/01_models.ipynb #0b00c45d
+def show_receptive_field(model:CPCModel, # a CPC model
+                         img, # an image, or anything `PILImage.create` opens
+                         row:int=2, col:int=3, # grid position of the prediction
+                         patch_size:int=16, # P; the image is resized to (G+1)*P/2 for a 7x7 grid
+                         grid:int=7, # G
+                         ax=None, figsize:tuple=(5, 5)):
+    "Draw, on `img`, the pixels the prediction at (`row`, `col`) sees, its own patch, and the patches it predicts"
+    s = patch_size // 2
+    size = (grid + 1) * s
+    im = PILImage.create(img).resize((size, size))
+    seen = receptive_field(model, row, col, grid, patch_size).float()
+    # pixels covered by any seen patch: fold the patch mask back onto the image, as patchify's inverse
+    cover = F.fold(seen.view(1, 1, -1).expand(1, patch_size**2, -1), size, patch_size, stride=s)[0, 0] > 0
+    ax = ifnone(ax, plt.subplots(figsize=figsize)[1])
+    ax.imshow(im)
+    ax.imshow(np.where(cover[..., None].numpy(), [0., .8, 0., .4], [0., 0., 0., 0.])) # translucent green where seen
+    box = lambda r, c, **kw: ax.add_patch(plt.Rectangle((c*s - .5, r*s - .5), patch_size, patch_size, fill=False, lw=2.5, **kw))
+    box(row, col, ec='yellow')
+    for k in range(1, max(model.offsets) + 1):
+        if row + k < grid: box(row + k, col, ec='red' if k in model.offsets else 'white', ls='-' if k in model.offsets else ':')
+    ax.set_title(f'prediction at row {row}: sees the green area, predicts the red patch', fontsize='small')
+    ax.axis('off')
+    return ax

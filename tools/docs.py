@@ -171,13 +171,15 @@ def fix_links(body:str, pages:dict, site:Path) -> str:
         name = Path(path).name
         if name in pages: return f'{attr}="{pages[name]}{"#"+anchor if anchor else ""}"'
         if path.endswith('.html') or not path or (site/path).exists(): return m.group(0)
-        src = root/path
+        # relative to the notebook (nbs/), or to the repository root as README.md links are
+        src = next((p.resolve() for p in (root/'nbs'/path, root/path) if p.exists()), root/path)
+        rel = src.relative_to(root.resolve()).as_posix() if src.is_relative_to(root.resolve()) else path
         if src.is_file() and src.suffix.lower() in ('.png', '.jpg', '.jpeg', '.svg', '.gif'):
-            dest = site/'files'/path
+            dest = site/'files'/rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(src, dest)
-            return f'{attr}="files/{path}"'
-        return f'{attr}="{git_url}/blob/{branch}/{url}"'
+            return f'{attr}="files/{rel}"'
+        return f'{attr}="{git_url}/blob/{branch}/{rel}"'
     return re.sub(r'(href|src)="([^"]*)"', f, body)
 
 def toc(body:str) -> str:

@@ -1,6 +1,6 @@
 """Put the committed benchmark results into the README's "## Results" section.
 
-    python tools/results_readme.py && python tools/nb2md.py
+    python tools/results_readme.py && python tools/docs.py --readme
 
 Rewrites the `## Results` markdown cell of nbs/index.ipynb (inserting it before `## Two commands` the first time)
 from every benchmarks/results/<profile>-<dataset>.md, each file's text and its plot, as the benchmark wrote them.
