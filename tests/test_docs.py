@@ -111,3 +111,10 @@ def test_every_public_name_has_its_api_entry(site):
             else: assert re.search(r'source</a>', html[max(0, m.start()-400):m.start()]), f'{full}: no source link'
     assert checked >= 25, f'only {checked} public names found in fastai_cpc._modidx'
     assert not missing, 'no API entry (show_doc) for: ' + ', '.join(missing)
+
+def test_outputs_render_as_html(site):
+    "Rich outputs (fastai's training tables) are rendered, not shown as escaped markup"
+    for p in html_pages(site):
+        text = p.read_text()
+        assert not re.search(r'&lt;(table|div|style|progress)\b', text), f'{p.name} shows escaped HTML output'
+    assert '<table class="fastprogress">' in (site/'imagenette.html').read_text()

@@ -130,7 +130,8 @@ class Page:
         if o['output_type'] == 'error': return f'<pre class="output error">{html.escape(plain(o["traceback"]))}</pre>'
         data = o.get('data', {})
         if 'image/png' in data: return self.image(data['image/png'], plain(data.get('text/plain', 'figure')))
-        if 'text/markdown' in data: return md2html(plain(data['text/markdown'])) if asis else f'<div class="output">{md2html(plain(data["text/markdown"]))}</div>'
+        if 'text/markdown' in data and (asis or 'text/html' not in data):
+            return md2html(plain(data['text/markdown'])) if asis else f'<div class="output">{md2html(plain(data["text/markdown"]))}</div>'
         if 'text/html' in data: return f'<div class="output html">{plain(data["text/html"])}</div>'
         if 'text/plain' in data: return f'<pre class="output">{html.escape(plain(data["text/plain"]))}</pre>'
         return ''
@@ -215,6 +216,7 @@ main{flex:1;min-width:0;max-width:58em;padding:0 2em 3em}
 h1.title{margin-bottom:.2em}.description{color:#6c757d;font-size:1.1em;margin-top:0}
 a{color:#2780e3}code{font-size:.9em;background:#f6f8fa;padding:.1em .25em;border-radius:3px}
 pre{overflow:auto;padding:.7em;border-radius:4px;font-size:.85em;line-height:1.4}
+pre code{padding:0;background:none;font-size:inherit}.highlight pre{background:#f6f8fa}
 .cell{margin:1em 0}.cell-code pre{background:#f6f8fa;border-left:3px solid #2780e3}
 pre.output{background:#fff;border:1px solid #e9ecef}pre.error{color:#b00020}
 img{max-width:100%;height:auto}table{border-collapse:collapse;margin:.5em 0}
