@@ -112,6 +112,11 @@ def test_every_public_name_has_its_api_entry(site):
     assert checked >= 25, f'only {checked} public names found in fastai_cpc._modidx'
     assert not missing, 'no API entry (show_doc) for: ' + ', '.join(missing)
 
+def test_ids_are_unique(site):
+    for p in html_pages(site):
+        ids = re.findall(r'\bid="([^"]+)"', p.read_text())
+        assert len(ids) == len(set(ids)), f'{p.name}: repeated ids {sorted({i for i in ids if ids.count(i) > 1})}'
+
 def test_outputs_render_as_html(site):
     "Rich outputs (fastai's training tables) are rendered, not shown as escaped markup"
     for p in html_pages(site):

@@ -152,7 +152,21 @@ class Page:
     def body(self) -> str:
         desc = self.fm.get('description')
         head = f'<h1 class="title">{inline_md(self.title)}</h1>' + (f'<p class="description">{inline_md(desc)}</p>' if desc else '')
-        return head + '\n' + '\n'.join(filter(None, map(self.cell, self.cells)))
+        return unique_ids(head + '\n' + '\n'.join(filter(None, map(self.cell, self.cells))))
+
+def unique_ids(body:str) -> str:
+    "Cells are converted one by one, so a heading id can repeat (a section named after a function, then its API entry): the API entry keeps the id nbdev's links use, the others get a suffix"
+    heads = list(re.finditer(r'<h[1-6] id="([^"]+)">', body))
+    def is_api(m): return 'source</a>' in body[max(0, m.start()-400):m.start()]
+    keep = {}
+    for m in heads: keep[m.group(1)] = m if m.group(1) not in keep or (is_api(m) and not is_api(keep[m.group(1)])) else keep[m.group(1)]
+    out, last, n = [], 0, {}
+    for m in heads:
+        if keep[m.group(1)] is m: continue
+        n[m.group(1)] = n.get(m.group(1), 1) + 1
+        out += [body[last:m.start(1)], f'{m.group(1)}-{n[m.group(1)]}']
+        last = m.end(1)
+    return ''.join(out) + body[last:]
 
 # ---- the site ----
 
