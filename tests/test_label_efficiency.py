@@ -55,6 +55,10 @@ def test_readme_shows_committed_results():
     "Every committed results table is in the README's Results section, row for row"
     readme = (ROOT/'README.md').read_text()
     for md in sorted((ROOT/'benchmarks'/'results').glob('*.md')):
+        if md.name.startswith('throughput-'):  # benchmarks/throughput.py: every table row, in the Speed section
+            assert '## Speed' in readme
+            for row in [l for l in md.read_text().splitlines() if l.startswith('| ')]: assert row in readme, f"{md.name}: {row}"
+            continue
         assert '## Results' in readme
         rows = [l for l in md.read_text().splitlines() if l.startswith('| ') and '%' in l.split('|')[1]]
         assert rows, md

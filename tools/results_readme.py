@@ -1,10 +1,11 @@
-"""Put the committed benchmark results into the README's "## Results" section.
+"""Put the committed benchmark results into the README: label efficiency in "## Results", throughput in "## Speed".
 
     python tools/results_readme.py && python tools/docs.py --readme
 
-Rewrites the `## Results` markdown cell of nbs/index.ipynb (inserting it before `## Two commands` the first time)
-from every benchmarks/results/<profile>-<dataset>.md, each file's text and its plot, as the benchmark wrote them.
-The cell after it, with what the numbers mean, is written by hand.
+Rewrites the `## Results` markdown cell of nbs/index.ipynb from every benchmarks/results/<profile>-<dataset>.md (each
+file's text and its plot, as benchmarks/label_efficiency.py wrote them), and the `## Speed` cell from every
+benchmarks/results/throughput-<config>.md (benchmarks/throughput.py); each is inserted before `## Two commands` the
+first time. The cells after them, with what the numbers mean, are written by hand.
 """
 import json, uuid
 from pathlib import Path
@@ -14,21 +15,39 @@ index = root/'nbs'/'index.ipynb'
 intro = ("Label efficiency, measured by `benchmarks/label_efficiency.py` (see *Benchmarks* below): each block is the results file "
          "the benchmark wrote, with the command that reproduces it, and its plot.")
 
+speed_intro = ("Pre-training speed, measured by `benchmarks/throughput.py` (see *Benchmarks* below): each block is the results file "
+               "the benchmark wrote, with the command that reproduces it.")
+
+def _block(md:Path) -> str:
+    lines = md.read_text().strip().splitlines()
+    return '\n'.join(['### ' + lines[0].lstrip('# ')] + [('#' + l if l.startswith('## ') else l) for l in lines[1:]])
+
+def result_files(kind:str) -> list:
+    "The committed results files of one benchmark: 'label-efficiency' or 'throughput'"
+    files = sorted((root/'benchmarks'/'results').glob('*.md'))
+    return [f for f in files if f.name.startswith('throughput-') == (kind == 'throughput')]
+
 def results_cell() -> str:
-    "The markdown of the Results cell, from the results files"
+    "The markdown of the Results cell (label efficiency), from the results files"
     parts = ['## Results', intro]
-    for md in sorted((root/'benchmarks'/'results').glob('*.md')):
-        lines = md.read_text().strip().splitlines()
-        parts.append('\n'.join(['### ' + lines[0].lstrip('# ')] + lines[1:]))
-        parts.append(f'![{md.stem}](benchmarks/results/{md.stem}.png)')
+    for md in result_files('label-efficiency'): parts += [_block(md), f'![{md.stem}](benchmarks/results/{md.stem}.png)']
     return '\n\n'.join(parts)
+
+def speed_cell() -> str:
+    "The markdown of the Speed cell (throughput), from the results files"
+    return '\n\n'.join(['## Speed', speed_intro] + [_block(md) for md in result_files('throughput')])
+
+def _put(nb:dict, text:str):
+    heads = [''.join(c['source']).split('\n', 1)[0] for c in nb['cells']]
+    cell = dict(cell_type='markdown', metadata={}, source=text)
+    head = text.split('\n', 1)[0]
+    if head in heads: nb['cells'][heads.index(head)].update(cell)
+    else: nb['cells'].insert(heads.index('## Two commands'), {**cell, 'id': uuid.uuid4().hex[:8]})
 
 def main():
     nb = json.loads(index.read_text())
-    heads = [''.join(c['source']).split('\n', 1)[0] for c in nb['cells']]
-    cell = dict(cell_type='markdown', metadata={}, source=results_cell())
-    if '## Results' in heads: nb['cells'][heads.index('## Results')].update(cell)
-    else: nb['cells'].insert(heads.index('## Two commands'), {**cell, 'id': uuid.uuid4().hex[:8]})
+    _put(nb, results_cell())
+    if result_files('throughput'): _put(nb, speed_cell())
     index.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
 
 if __name__ == '__main__': main()
