@@ -123,10 +123,27 @@ VARIANTS = {'as configured': {}, 'contiguous (NCHW)': dict(channels_last=False),
             'fused Adam': dict(fused_adam=True), 'torch.compile': dict(compile=True)}
 
 def measure_variants(cfg:dict, bs:int, warmup:int, steps:int, names:list) -> dict:
-    "The training step with each option switched on, against the configuration as it is: which of them help, and by how much"
-    res = {n: measure_model(dict(cfg, **VARIANTS[n]), bs, warmup, steps) for n in ['as configured'] + names}
-    base = res['as configured']['images_per_s']
-    for r in res.values(): r['speedup'] = r['images_per_s'] / base
+    """The training step with each option switched on, against the configuration as it is: which of them help, and by how much.
+    The variants' steps are interleaved (one step of each in turn), so a machine whose speed drifts during the run
+    (other tenants, clocks) slows them all alike instead of whichever ran last."""
+    names = ['as configured'] + names
+    runs = {}
+    for n in names:
+        c = dict(cfg, **VARIANTS[n])
+        torch.manual_seed(0)
+        model, lf, opt = build(c)
+        runs[n] = (c, model, lf, opt, patches(c, bs))
+    step = lambda n: train_step(*runs[n][1:], runs[n][0]['bf16'])
+    for _ in range(warmup):
+        for n in names: step(n)
+    times = {n: [] for n in names}
+    for _ in range(steps):
+        for n in names: times[n] += time_steps(lambda: step(n), cfg['device'], 0, 1)
+    base = bs / statistics.median(times['as configured'])
+    res = {}
+    for n in names:
+        med = statistics.median(times[n])
+        res[n] = dict(step_s_median=med, step_s_all=times[n], images_per_s=bs / med, speedup=bs / med / base)
     return res
 
 def measure_data(cfg:dict, bs:int, n_batches:int, num_workers:int|None) -> dict:
@@ -193,7 +210,7 @@ def report(name:str, cfg:dict, res:dict) -> str:
         d = res['data']
         lines.append(f"| data path: images/s | {d['images_per_s']:.1f} ({d['source']}; batch {d['bs']}, {d['num_workers']} DataLoader workers, {d['batches']} batches) |")
     if 'variants' in res:
-        lines += ['', '## Options, measured one by one', '', f"Same step and batch, {len(r['step_s_all'])} timed steps each; speed-up against the configuration as above.", '',
+        lines += ['', '## Options, measured one by one', '', f"Same step and batch, {len(r['step_s_all'])} timed steps each, interleaved (one step of each option in turn, so drift in the machine's speed hits all alike); speed-up against the configuration as above, measured in the same interleaved run.", '',
                   '| option | images/s | step (median) | speed-up |', '|---|---|---|---|']
         lines += [f"| {n} | {v['images_per_s']:.2f} | {v['step_s_median']*1e3:.0f} ms | {v['speedup']:.2f}x |" for n, v in res['variants'].items()]
     if 'peer' in res:
