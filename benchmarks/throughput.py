@@ -109,7 +109,6 @@ def measure_model(cfg:dict, bs:int, warmup:int, steps:int, arch:str|None=None) -
     torch.manual_seed(0)
     model, lf, opt = build(cfg, arch)
     x = patches(cfg, bs)
-    if cfg['channels_last']: x = x.contiguous() # patches are [B, G, G, C, P, P]; the encoder gets them reshaped
     flops = flops_per_image(build(cfg, arch)[0] if cfg.get('compile') else model, lf, x, cfg['bf16'])
     if cfg['device'] == 'cuda': torch.cuda.reset_peak_memory_stats()
     times = time_steps(lambda: train_step(model, lf, opt, x, cfg['bf16']), cfg['device'], warmup, steps)
