@@ -19,9 +19,9 @@ shots = root/'build'/'docs-screenshots'
 
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
-    dest = tmp_path_factory.mktemp('site')/'docs'
-    docs_tool.build_site(dest)
-    return dest
+    tmp = tmp_path_factory.mktemp('site')
+    docs_tool.build_site(docs_tool.process_nbs(tmp/'proc'), tmp/'docs')
+    return tmp/'docs'
 
 @pytest.fixture(scope='module')
 def server(site):
