@@ -9,8 +9,8 @@ from __future__ import annotations
 from fastai.vision.all import *
 
 # %% auto #0
-__all__ = ['cpc_presets', 'patch_norm', 'PreActBlock', 'PreActBottleneck', 'CPCEncoder', 'cpc_encoder', 'encode_grid',
-           'MaskedContextBlock', 'PixelCNNContext', 'CPCModel', 'create_cpc_model', 'receptive_field',
+__all__ = ['cpc_presets', 'patch_norm', 'MatmulConv2d', 'PreActBlock', 'PreActBottleneck', 'CPCEncoder', 'cpc_encoder',
+           'encode_grid', 'MaskedContextBlock', 'PixelCNNContext', 'CPCModel', 'create_cpc_model', 'receptive_field',
            'show_receptive_field']
 
 # %% ../nbs/01_models.ipynb #8483e3b6
@@ -18,13 +18,33 @@ def patch_norm(c:int) -> nn.Module:
     "Normalisation over each patch on its own: mean and variance over (C, H, W) of one sample, per-channel affine"
     return nn.GroupNorm(1, c)
 
+# %% ../nbs/01_models.ipynb #4284e00f
+class MatmulConv2d(nn.Conv2d):
+    "`nn.Conv2d` that runs as a matrix product when it is one: 1x1 kernels, and odd kernels with 'same' zero padding over a 1x1 map"
+    use_matmul = True # False: always `F.conv2d`
+
+    def _matmul_weight(self, x:Tensor) -> Tensor|None:
+        "The `[out, in]` matrix this convolution is on `x`, or `None` if it is not one"
+        if not self.use_matmul or self.groups != 1 or self.dilation != (1, 1) or self.padding_mode != 'zeros': return None
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
+        if (kh, kw) == (1, 1) and (ph, pw) == (0, 0): return self.weight[:, :, 0, 0]
+        if x.shape[-2:] == (1, 1) and kh % 2 and kw % 2 and (ph, pw) == (kh//2, kw//2): return self.weight[:, :, kh//2, kw//2]
+        return None
+
+    def forward(self, x:Tensor) -> Tensor:
+        w = self._matmul_weight(x)
+        if w is None: return super().forward(x)
+        sh, sw = self.stride
+        if self.kernel_size == (1, 1) and (sh, sw) != (1, 1): x = x[:, :, ::sh, ::sw]
+        return F.linear(x.permute(0, 2, 3, 1), w, self.bias).permute(0, 3, 1, 2) # NHWC in, NHWC (channels_last) out
+
 # %% ../nbs/01_models.ipynb #36563716
 class PreActBlock(Module):
     "Pre-activation basic block: (norm, ReLU, 3x3 conv) twice, plus the identity or a strided 1x1 projection"
     def __init__(self, ni:int, nh:int, nf:int, stride:int=1, norm=patch_norm):
-        self.norm1, self.conv1 = norm(ni), nn.Conv2d(ni, nf, 3, stride, 1, bias=False)
-        self.norm2, self.conv2 = norm(nf), nn.Conv2d(nf, nf, 3, 1, 1, bias=False)
-        self.shortcut = nn.Conv2d(ni, nf, 1, stride, bias=False) if stride != 1 or ni != nf else None
+        self.norm1, self.conv1 = norm(ni), MatmulConv2d(ni, nf, 3, stride, 1, bias=False)
+        self.norm2, self.conv2 = norm(nf), MatmulConv2d(nf, nf, 3, 1, 1, bias=False)
+        self.shortcut = MatmulConv2d(ni, nf, 1, stride, bias=False) if stride != 1 or ni != nf else None
 
     def forward(self, x):
         a = F.relu(self.norm1(x))
@@ -35,10 +55,10 @@ class PreActBlock(Module):
 class PreActBottleneck(Module):
     "Pre-activation bottleneck: 1x1 down to `nh`, 3x3 (strided), 1x1 up to `nf`, each after norm and ReLU"
     def __init__(self, ni:int, nh:int, nf:int, stride:int=1, norm=patch_norm):
-        self.norm1, self.conv1 = norm(ni), nn.Conv2d(ni, nh, 1, bias=False)
-        self.norm2, self.conv2 = norm(nh), nn.Conv2d(nh, nh, 3, stride, 1, bias=False)
-        self.norm3, self.conv3 = norm(nh), nn.Conv2d(nh, nf, 1, bias=False)
-        self.shortcut = nn.Conv2d(ni, nf, 1, stride, bias=False) if stride != 1 or ni != nf else None
+        self.norm1, self.conv1 = norm(ni), MatmulConv2d(ni, nh, 1, bias=False)
+        self.norm2, self.conv2 = norm(nh), MatmulConv2d(nh, nh, 3, stride, 1, bias=False)
+        self.norm3, self.conv3 = norm(nh), MatmulConv2d(nh, nf, 1, bias=False)
+        self.shortcut = MatmulConv2d(ni, nf, 1, stride, bias=False) if stride != 1 or ni != nf else None
 
     def forward(self, x):
         a = F.relu(self.norm1(x))
@@ -103,10 +123,10 @@ def encode_grid(encoder:nn.Module, # maps patches `[N, C, P, P]` to latents `[N,
 class MaskedContextBlock(Module):
     "Residual block that mixes a row with its neighbours and the row above, never the rows below"
     def __init__(self, dim:int, hidden:int=256):
-        self.conv_in = nn.Conv2d(dim, hidden, 1)
-        self.conv_row = nn.Conv2d(hidden, hidden, (1, 3), padding=(0, 1))
-        self.conv_up = nn.Conv2d(hidden, hidden, (2, 1))  # rows r-1 and r, after padding one row on top
-        self.conv_out = nn.Conv2d(hidden, dim, 1)
+        self.conv_in = MatmulConv2d(dim, hidden, 1)
+        self.conv_row = MatmulConv2d(hidden, hidden, (1, 3), padding=(0, 1))
+        self.conv_up = MatmulConv2d(hidden, hidden, (2, 1))  # rows r-1 and r, after padding one row on top
+        self.conv_out = MatmulConv2d(hidden, dim, 1)
 
     def forward(self, x):
         h = self.conv_row(F.relu(self.conv_in(x)))
@@ -140,8 +160,8 @@ class CPCModel(Module):
         n_ctx = 1 if share_context else n_dirs
         dim = encoder.dim
         self.contexts = nn.ModuleList(PixelCNNContext(dim, context_dim, context_blocks) for _ in range(n_ctx))
-        self.predictors = nn.ModuleList(nn.Conv2d(dim, target_dim*len(offsets), 1) for _ in range(n_ctx))
-        self.target_head = nn.Conv2d(dim, target_dim, 1)
+        self.predictors = nn.ModuleList(MatmulConv2d(dim, target_dim*len(offsets), 1) for _ in range(n_ctx))
+        self.target_head = MatmulConv2d(dim, target_dim, 1)
         self.to(memory_format=torch.channels_last)
 
     def forward(self, patches:Tensor):
