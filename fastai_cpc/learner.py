@@ -38,15 +38,17 @@ def cpc_learner(dls:DataLoaders, # unlabelled patch DataLoaders, from `cpc_dls`
                 context_blocks:int=5, # blocks of the context network
                 share_context:bool=True, # one context network for all directions
                 scale:float=1., # multiplier of the InfoNCE logits
+                chunk:int|None=None, # score this many predictions per direction at a time (`CPCLoss`): memory linear in the batch
+                checkpoint:bool=False, # recompute the encoder's activations in backward (`CPCEncoder`): less memory, one more forward
                 metrics=None, # defaults to `ContrastiveAccuracy()`
                 **kwargs) -> Learner:
     "A `Learner` that pre-trains a CPC v2 model on the patch batches of `dls`"
     patches = _patches_tfm(dls)
-    loss = CPCLoss(offsets, scale)
+    loss = CPCLoss(offsets, scale, chunk)
     if (size := _image_size(dls)) is not None: loss.check_grid(grid_size(size, patches.patch_size))
     model = create_cpc_model(arch, offsets=offsets, n_dirs=n_dirs, target_dim=target_dim, context_dim=context_dim,
                              context_blocks=context_blocks, share_context=share_context)
-    model.encoder.patch_size = patches.patch_size
+    model.encoder.patch_size, model.encoder.checkpoint = patches.patch_size, checkpoint
     cbs = L(CPC(loss), DivergenceGuard()) + L(kwargs.pop('cbs', None))
     return Learner(dls, model, loss_func=loss, cbs=cbs, metrics=ifnone(metrics, ContrastiveAccuracy()), **kwargs)
 

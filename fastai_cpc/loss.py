@@ -7,6 +7,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/loss.html.md"""
 # %% ../nbs/02_loss.ipynb #3040e146
 from __future__ import annotations
 from fastai.vision.all import *
+from torch.utils.checkpoint import checkpoint
 
 # %% auto #0
 __all__ = ['cpc_labels', 'CPCLoss']
@@ -27,13 +28,23 @@ def _flat(x:Tensor) -> Tensor:
     return x.permute(0, 1, 3, 4, 2).flatten(1, 3)
 
 # %% ../nbs/02_loss.ipynb #62a24b36
+def _score(preds:Tensor, # `[n_dirs, c, E]` flattened predictions
+           targets:Tensor, # `[n_dirs, E, N]` every patch's target
+           labels:Tensor, # `[n_dirs*c]` index of each prediction's positive
+           scale:float) -> tuple: # (sum of the cross-entropies, number of correct top-1 picks)
+    "Logits of `preds` against every target, in one batched matrix product, and what they score"
+    logits = (preds @ targets * scale).flatten(0, 1)
+    return F.cross_entropy(logits.float(), labels, reduction='sum'), (logits.argmax(1) == labels).sum()
+
 class CPCLoss(Module):
-    "InfoNCE of CPC v2: every patch in the batch is a negative, one batched matrix product per offset"
+    "InfoNCE of CPC v2: every patch in the batch is a negative, one batched matrix product per offset (or per chunk of predictions)"
     def __init__(self,
                  offsets:tuple=(3,), # rows ahead that the model predicts, in the order of its prediction heads
                  scale:float=1., # multiplier of the logits (the paper's pseudo-code uses 0.1)
+                 chunk:int|None=None, # score this many predictions per direction at a time, recomputing their logits in backward; `None`: all at once
                 ):
-        self.offsets, self.scale = tuple(offsets), scale
+        if chunk is not None and chunk < 1: raise ValueError(f"chunk must be a positive number of predictions, or None, got {chunk}")
+        self.offsets, self.scale, self.chunk = tuple(offsets), scale, chunk
         self.accuracy = None
 
     def check_grid(self, grid:int):
@@ -43,6 +54,15 @@ class CPCLoss(Module):
             raise ValueError(f"a {grid}x{grid} patch grid is too small to predict {k} rows ahead: it needs G >= {k+2}. "
                              f"Use larger images, smaller patches (G = 2*size/patch_size - 1) or smaller offsets")
 
+    def score(self, preds:Tensor, targets:Tensor, labels:Tensor) -> tuple:
+        "`_score` over all predictions at once, or chunk by chunk without keeping any chunk's logits for backward"
+        n, step = preds.shape[1], self.chunk or preds.shape[1]
+        if step >= n: return _score(preds, targets, labels, self.scale)
+        lbl = labels.view(len(preds), n)
+        parts = [checkpoint(_score, preds[:, s:s+step], targets, lbl[:, s:s+step].flatten(), self.scale, use_reentrant=False)
+                 for s in range(0, n, step)]
+        return tuple(torch.stack(o).sum() for o in zip(*parts))
+
     def forward(self, pred, *yb) -> Tensor:
         preds, targets = pred
         n_dirs, B, n_off, E, G, _ = preds.shape
@@ -51,11 +71,10 @@ class CPCLoss(Module):
         t = _flat(targets).transpose(1, 2)                        # [n_dirs, E, B*G*G]
         losses, correct, total = [], 0, 0
         for i, k in enumerate(self.offsets):
-            logits = _flat(preds[:, :, i, :, :G-k]) @ t * self.scale    # [n_dirs, B*(G-k)*G, B*G*G]
             labels = cpc_labels(B, G, k, preds.device).repeat(n_dirs)
-            logits = logits.flatten(0, 1)
-            losses.append(F.cross_entropy(logits.float(), labels))
-            correct += (logits.argmax(1) == labels).sum()
+            ce, right = self.score(_flat(preds[:, :, i, :, :G-k]), t, labels)   # logits [n_dirs, B*(G-k)*G, B*G*G]
+            losses.append(ce / labels.numel())
+            correct += right
             total += labels.numel()
         self.accuracy = (correct / total).detach()
         return torch.stack(losses).mean()

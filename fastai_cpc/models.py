@@ -7,6 +7,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/models.html.md"""
 # %% ../nbs/01_models.ipynb #e1ca2d0e
 from __future__ import annotations
 from fastai.vision.all import *
+from torch.utils.checkpoint import checkpoint_sequential
 
 # %% auto #0
 __all__ = ['cpc_presets', 'patch_norm', 'MatmulConv2d', 'PreActBlock', 'PreActBottleneck', 'CPCEncoder', 'cpc_encoder',
@@ -87,8 +88,9 @@ class CPCEncoder(Module):
                  stages:list=((1, 32, 32, 1),), # per stage: (blocks, hidden width, output width, stride)
                  n_in:int=3, # input channels
                  arch:str|None=None, # name of the preset, kept for saving and loading
+                 checkpoint:bool=False, # in training, keep only about sqrt(depth) activations and recompute the rest in backward
                 ):
-        self.arch, self.patch_size = arch, None # patch_size is set once the encoder is trained on patches
+        self.arch, self.patch_size, self.checkpoint = arch, None, checkpoint # patch_size is set once the encoder is trained on patches
         self.config = dict(block=block, stem=list(stem), stages=[list(o) for o in stages], n_in=n_in)
         blk = PreActBlock if block == 'basic' else PreActBottleneck
         c, ks, s, pool = stem
@@ -99,7 +101,11 @@ class CPCEncoder(Module):
         self.norm, self.dim = patch_norm(c), c
         self.to(memory_format=torch.channels_last) # NHWC weights: oneDNN and tensor-core convolutions run faster (see benchmarks/throughput.py)
 
-    def forward(self, x): return F.relu(self.norm(self.body(x))).mean((2, 3))
+    def forward(self, x):
+        if self.checkpoint and self.training and torch.is_grad_enabled():
+            x = checkpoint_sequential(self.body, max(1, round(math.sqrt(len(self.body)))), x, use_reentrant=False)
+        else: x = self.body(x)
+        return F.relu(self.norm(x)).mean((2, 3))
 
 # %% ../nbs/01_models.ipynb #dc8cddb8
 def cpc_encoder(arch:str='tiny', # a key of `cpc_presets`
