@@ -13,6 +13,7 @@ import warnings
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 from fastai.vision.all import *
 from .data import *
+from .device_data import *
 from .models import *
 from .loss import *
 from .callback import *

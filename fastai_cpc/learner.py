@@ -8,6 +8,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/learner.html.md"""
 from __future__ import annotations
 from fastai.vision.all import *
 from .data import *
+from .device_data import *
 from .models import *
 from .loss import *
 from .callback import *
@@ -23,7 +24,8 @@ def _patches_tfm(dls) -> CPCPatches:
     return tfm
 
 def _image_size(dls) -> int|None:
-    "Side of the images `dls` crops to, if an item transform says so"
+    "Side of the images `dls` crops to, if its training DataLoader (`DeviceImagesDL`) or an item transform says so"
+    if isinstance(dls.train, DeviceImagesDL): return dls.train.size
     size = first(getattr(t, 'size', None) for t in dls.train.after_item.fs if getattr(t, 'size', None) is not None)
     return size if size is None or isinstance(size, int) else size[0]
 
