@@ -1,21 +1,26 @@
 """CPC v2 pre-training throughput: images/s, FLOPs per image, achieved TFLOP/s against the device's own
 measured matrix-multiply rate, and peak memory, for named configurations.
 
-    python benchmarks/throughput.py --config cpu-tiny            # this CPU
-    python benchmarks/throughput.py --config gpu-r50             # one GPU, bf16, the largest batch that fits
+    python benchmarks/throughput.py --config cpu-tiny --variants                 # this CPU, every option
+    python benchmarks/throughput.py --config gpu-r50 --variants --profile        # one GPU, bf16, the largest batch that fits
     python benchmarks/throughput.py --config gpu-paper
     python benchmarks/throughput.py --config cpu-tiny --peer /path/to/peer-venv/bin/python
 
 The model is timed on random patch tensors of the configuration's shape: forward, `CPCLoss`, backward and
-an Adam step, the median over the timed steps after warm-up, synchronised on a GPU. The data path (files
-decoded, cropped and augmented per patch by `cpc_dls`, real images from `untar_data`, upscaled where the
-configuration needs larger images) is timed separately. FLOPs come from `torch.utils.flop_counter` over one
-forward and backward. Each run writes `benchmarks/results/throughput-<config>.md` and `.json` with the
-command, device, versions, commit and date.
+an Adam step, the median over the timed steps after warm-up, synchronised on a GPU. FLOPs come from
+`torch.utils.flop_counter` over one forward and backward. `--variants` times options (memory layout, `MatmulConv2d`
+against plain `F.conv2d`, fused or fastai's Adam, chunked logits, activation checkpointing, precision,
+`torch.compile`) interleaved with the configuration as it is, with the activation memory of each.
+
+Both data paths are timed separately on real images (Imagenette from `untar_data`, upscaled where the
+configuration needs larger images): fastai's `cpc_dls` and the device path `cpc_device_dls`. On a GPU, `--profile`
+runs training steps fed by `cpc_device_dls` under `torch.profiler` and reports the fraction of the time the GPU is busy.
+
+Each run writes `benchmarks/results/throughput-<config>.md` and `.json` with the command, device, versions, commit and date.
 
 `--peer PYTHON` also times lightning-bolts' `CPC_v2` (`benchmarks/peer_cpc.py`, run by that interpreter,
 which must have `lightning-bolts==0.7.0 pytorch-lightning==1.9.5 'setuptools<70'`) on the same input, and
-ours with the encoder preset closest to the peer's in FLOPs per image.
+ours with the encoder preset closest to the peer's in nominal FLOPs per image.
 """
 import argparse, json, math, platform, resource, statistics, subprocess, sys, time, warnings
 from datetime import datetime, timezone
@@ -28,7 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 here = Path(__file__).resolve().parent
 root = here.parent
 sys.path.insert(0, str(root))
-from fastai_cpc.models import create_cpc_model, cpc_presets
+from fastai_cpc.models import create_cpc_model, cpc_presets, MatmulConv2d
 from fastai_cpc.loss import CPCLoss
 from fastai_cpc.data import grid_size
 
@@ -55,29 +60,49 @@ def matmul_tflops(device:str, bf16:bool, n:int|None=None, reps:int=10) -> float:
 def build(cfg:dict, arch:str|None=None):
     "Model, loss and optimiser of a configuration, on its device"
     model = create_cpc_model(arch or cfg['arch'], offsets=(3,), n_dirs=4).to(cfg['device'])
+    model.encoder.checkpoint = cfg.get('checkpoint', False)
     model = model.to(memory_format=torch.channels_last if cfg['channels_last'] else torch.contiguous_format) # the library's default: channels_last
+    if cfg.get('fastai_adam'):
+        from fastai.optimizer import Adam
+        opt = Adam(list(model.parameters()), lr=1e-4)
+    else: opt = torch.optim.Adam(model.parameters(), 1e-4, fused=cfg.get('fused_adam', False))
     if cfg.get('compile'): model = torch.compile(model)
-    return model, CPCLoss((3,)), torch.optim.Adam(model.parameters(), 1e-4, fused=cfg.get('fused_adam', False))
+    return model, CPCLoss((3,), chunk=cfg.get('chunk')), opt
 
 def patches(cfg:dict, bs:int) -> torch.Tensor:
     G, P = grid_size(cfg['size'], cfg['patch_size']), cfg['patch_size']
     return torch.randn(bs, G, G, 3, P, P, device=cfg['device'])
 
-def train_step(model, loss_func, opt, x, bf16:bool):
+def train_step(model, loss_func, opt, x, bf16:bool, matmul:bool=True):
+    MatmulConv2d.use_matmul = matmul
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
         loss = loss_func(model(x))
     loss.backward()
-    opt.step(); opt.zero_grad(set_to_none=True)
+    opt.step(); opt.zero_grad()
     return loss
 
-def flops_per_image(model, loss_func, x, bf16:bool) -> float:
-    "FLOPs of one forward and backward pass, per image"
-    with FlopCounterMode(display=False) as fc:
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = loss_func(model(x))
-        loss.backward()
+def flops_per_image(model, loss_func, x, bf16:bool, nominal:bool=False) -> float:
+    """FLOPs of one forward and backward pass, per image: those executed, or with `nominal` the model's nominal FLOPs,
+    every convolution counted as a dense `F.conv2d` (`MatmulConv2d` runs some as smaller matrix products)"""
+    MatmulConv2d.use_matmul = not nominal
+    try:
+        with FlopCounterMode(display=False) as fc:
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+                loss = loss_func(model(x))
+            loss.backward()
+    finally: MatmulConv2d.use_matmul = True
     model.zero_grad(set_to_none=True)
     return fc.get_total_flops() / x.shape[0]
+
+def saved_bytes(model, loss_func, x, bf16:bool) -> int:
+    "Bytes of the distinct storages autograd keeps for backward in one training forward: the activation memory of a step"
+    kept = {}
+    def pack(t):
+        st = t.untyped_storage(); kept[st.data_ptr()] = st.nbytes(); return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16): loss = loss_func(model(x))
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    return sum(v for k, v in kept.items() if k not in params)
 
 def time_steps(step, device:str, warmup:int, steps:int) -> list:
     for _ in range(warmup): step()
@@ -86,13 +111,13 @@ def time_steps(step, device:str, warmup:int, steps:int) -> list:
         sync(device); t = time.perf_counter(); step(); sync(device); times.append(time.perf_counter() - t)
     return times
 
-def largest_batch(cfg:dict, start:int=16, limit:int=4096) -> int:
+def largest_batch(cfg:dict, start:int=16, limit:int=8192) -> int:
     "The largest power-of-two batch whose training step fits in GPU memory"
     bs, best = start, None
     while bs <= limit:
         try:
             model, lf, opt = build(cfg)
-            train_step(model, lf, opt, patches(cfg, bs), cfg['bf16']); sync(cfg['device'])
+            train_step(model, lf, opt, patches(cfg, bs), cfg['bf16'], cfg.get('matmul', True)); sync(cfg['device'])
             best, bs = bs, bs * 2
         except torch.OutOfMemoryError: break
         finally:
@@ -109,66 +134,116 @@ def measure_model(cfg:dict, bs:int, warmup:int, steps:int, arch:str|None=None) -
     torch.manual_seed(0)
     model, lf, opt = build(cfg, arch)
     x = patches(cfg, bs)
-    flops = flops_per_image(build(cfg, arch)[0] if cfg.get('compile') else model, lf, x, cfg['bf16'])
+    plain = build(dict(cfg, compile=False), arch)[0] if cfg.get('compile') else model
+    flops, nominal = (flops_per_image(plain, lf, x, cfg['bf16'], n) for n in (False, True))
     if cfg['device'] == 'cuda': torch.cuda.reset_peak_memory_stats()
-    times = time_steps(lambda: train_step(model, lf, opt, x, cfg['bf16']), cfg['device'], warmup, steps)
+    times = time_steps(lambda: train_step(model, lf, opt, x, cfg['bf16'], cfg.get('matmul', True)), cfg['device'], warmup, steps)
     med = statistics.median(times)
     mem, mem_what = peak_memory(cfg['device'])
     return dict(arch=arch or cfg['arch'], bs=bs, step_s_median=med, step_s_all=times, images_per_s=bs / med,
-                gflops_per_image=flops / 1e9, achieved_tflops=flops * bs / med / 1e12, peak_memory_gib=mem, peak_memory_what=mem_what,
+                gflops_per_image=flops / 1e9, gflops_nominal=nominal / 1e9, achieved_tflops=flops * bs / med / 1e12, peak_memory_gib=mem, peak_memory_what=mem_what,
                 params_m=sum(p.numel() for p in model.parameters()) / 1e6)
 
 VARIANTS = {'as configured': {}, 'contiguous (NCHW)': dict(channels_last=False), 'channels_last': dict(channels_last=True),
-            'fused Adam': dict(fused_adam=True), 'torch.compile': dict(compile=True)}
+            'F.conv2d everywhere': dict(matmul=False), 'fused Adam': dict(fused_adam=True), "fastai's Adam": dict(fastai_adam=True),
+            'chunked logits': dict(chunk=256), 'activation checkpointing': dict(checkpoint=True),
+            'fp32': dict(bf16=False), 'bf16 autocast': dict(bf16=True), 'torch.compile': dict(compile=True)}
 
 def measure_variants(cfg:dict, bs:int, warmup:int, steps:int, names:list) -> dict:
     """The training step with each option switched on, against the configuration as it is: which of them help, and by how much.
     The variants' steps are interleaved (one step of each in turn), so a machine whose speed drifts during the run
-    (other tenants, clocks) slows them all alike instead of whichever ran last."""
+    (other tenants, clocks) slows them all alike instead of whichever ran last. Memory: the bytes autograd keeps for
+    backward (every device), and on a GPU the step's peak allocation above what was allocated before it."""
     names = ['as configured'] + names
-    runs = {}
+    runs, kept = {}, {}
     for n in names:
         c = dict(cfg, **VARIANTS[n])
         torch.manual_seed(0)
         model, lf, opt = build(c)
         runs[n] = (c, model, lf, opt, patches(c, bs))
-    step = lambda n: train_step(*runs[n][1:], runs[n][0]['bf16'])
+        MatmulConv2d.use_matmul = c.get('matmul', True)
+        kept[n] = saved_bytes(model, lf, runs[n][-1], c['bf16']) / 2**30
+        model.zero_grad(set_to_none=True)
+    step = lambda n: train_step(*runs[n][1:], runs[n][0]['bf16'], runs[n][0].get('matmul', True))
     for _ in range(warmup):
         for n in names: step(n)
-    times = {n: [] for n in names}
+    times, peak = {n: [] for n in names}, {n: 0. for n in names}
+    cuda = cfg['device'] == 'cuda'
     for _ in range(steps):
-        for n in names: times[n] += time_steps(lambda: step(n), cfg['device'], 0, 1)
+        for n in names:
+            if cuda: sync('cuda'); before = torch.cuda.memory_allocated(); torch.cuda.reset_peak_memory_stats()
+            times[n] += time_steps(lambda: step(n), cfg['device'], 0, 1)
+            if cuda: peak[n] = max(peak[n], (torch.cuda.max_memory_allocated() - before) / 2**30)
     base = bs / statistics.median(times['as configured'])
     res = {}
     for n in names:
         med = statistics.median(times[n])
-        res[n] = dict(step_s_median=med, step_s_all=times[n], images_per_s=bs / med, speedup=bs / med / base)
+        res[n] = dict(step_s_median=med, step_s_all=times[n], images_per_s=bs / med, speedup=bs / med / base, kept_for_backward_gib=kept[n],
+                      **(dict(step_peak_gib=peak[n]) if cuda else {}))
     return res
 
-def measure_data(cfg:dict, bs:int, n_batches:int, num_workers:int|None) -> dict:
-    "Images/s of the fastai data path on real Imagenette files: decode, random crop to `size`, patchify and per-patch augmentation"
+def _train_files(n:int) -> list:
     from fastai.vision.all import untar_data, URLs, get_image_files
-    from fastai_cpc.data import cpc_dls
-    files = get_image_files(untar_data(URLs.IMAGENETTE_160)/'train')
-    kw = {} if num_workers is None else dict(num_workers=num_workers)
-    dls = cpc_dls(files[:bs * (n_batches + 2) * 2], size=cfg['size'], patch_size=cfg['patch_size'], bs=bs, device=cfg['device'], **kw)
-    it = iter(dls.train)
+    return get_image_files(untar_data(URLs.IMAGENETTE_160)/'train')[:n]
+
+def _images_per_s(dl, n_batches:int, device:str) -> float:
+    it = iter(dl)
     next(it) # workers started, first batch
-    sync(cfg['device']); t = time.perf_counter()
-    n = 0
-    for _ in range(n_batches): xb, = next(it); n += len(xb)
-    sync(cfg['device'])
-    dt = time.perf_counter() - t
-    return dict(images_per_s=n / dt, batches=n_batches, bs=bs, num_workers=dls.train.num_workers,
+    sync(device); t = time.perf_counter()
+    n = sum(len(next(it)[0]) for _ in range(n_batches))
+    sync(device)
+    return n / (time.perf_counter() - t)
+
+def measure_data(cfg:dict, bs:int, n_batches:int, num_workers:int|None) -> dict:
+    """Images/s of both data paths on real Imagenette files, each up to a normalised batch of augmented patch grids on the
+    device: fastai's (`cpc_dls`: DataLoader workers decode and crop every file every epoch) and the device path
+    (`cpc_device_dls`: decoded once into a uint8 tensor on the device, then cropped and augmented there in batches)"""
+    from fastai_cpc.data import cpc_dls
+    from fastai_cpc.device_data import cpc_device_dls
+    files = _train_files(bs * (n_batches + 2) * 2)
+    kw = dict(size=cfg['size'], patch_size=cfg['patch_size'], bs=bs, device=cfg['device'])
+    dls = cpc_dls(files, **kw, **({} if num_workers is None else dict(num_workers=num_workers)))
+    res = dict(fastai=dict(images_per_s=_images_per_s(dls.train, n_batches, cfg['device']), num_workers=dls.train.num_workers))
+    t = time.perf_counter()
+    ddls = cpc_device_dls(files, **kw)
+    res['device'] = dict(images_per_s=_images_per_s(ddls.train, n_batches, cfg['device']), decode_s=time.perf_counter() - t, images=len(files))
+    return dict(res, batches=n_batches, bs=bs,
                 source=f"Imagenette 160 px JPEGs (fastai URLs.IMAGENETTE_160), random-resized-cropped to {cfg['size']} px")
 
+def _union_us(intervals) -> float:
+    "Total length covered by a set of (start, end) intervals"
+    total, end = 0., -math.inf
+    for a, b in sorted(intervals):
+        if b > end: total += b - max(a, end); end = b
+    return total
+
+def profile_busy(cfg:dict, bs:int, warmup:int=3, steps:int=5) -> dict:
+    """Fraction of the wall time of `steps` training steps, fed by `cpc_device_dls`, during which the GPU runs a kernel or
+    a copy (`torch.profiler`): the union of the device's activity intervals over the span of all recorded events"""
+    from torch.profiler import profile, ProfilerActivity
+    from fastai_cpc.device_data import cpc_device_dls
+    dls = cpc_device_dls(_train_files(bs * (warmup + steps + 2)), size=cfg['size'], patch_size=cfg['patch_size'], bs=bs, device='cuda', valid_pct=0.01)
+    model, lf, opt = build(cfg)
+    it = iter(dls.train)
+    step = lambda: train_step(model, lf, opt, next(it)[0], cfg['bf16'], cfg.get('matmul', True))
+    for _ in range(warmup): step()
+    sync('cuda')
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps): step()
+        sync('cuda')
+    evs = [e for e in prof.events() if e.time_range.end > e.time_range.start]
+    dev = [(e.time_range.start, e.time_range.end) for e in evs if e.device_type == torch.autograd.DeviceType.CUDA]
+    span = max(e.time_range.end for e in evs) - min(e.time_range.start for e in evs)
+    top = prof.key_averages().table(sort_by='self_cuda_time_total', row_limit=12)
+    return dict(busy=_union_us(dev) / span, steps=steps, bs=bs, span_ms=span / 1e3, top_ops=top)
+
 def closest_preset(cfg:dict, target_gflops:float) -> tuple:
-    "Our encoder preset whose training step is closest to `target_gflops` per image (in log scale), and every preset's figure"
+    "Our encoder preset whose nominal FLOPs per image are closest to `target_gflops` (in log scale), and every preset's figure"
     x = patches(dict(cfg, device='cpu'), 2)
     figs = {}
     for arch in cpc_presets:
-        model, lf, _ = build(dict(cfg, device='cpu', channels_last=False, compile=False), arch)
-        figs[arch] = flops_per_image(model, lf, x, False) / 1e9
+        model, lf, _ = build(dict(cfg, device='cpu', channels_last=False, compile=False, checkpoint=False), arch)
+        figs[arch] = flops_per_image(model, lf, x, False, nominal=True) / 1e9
     return min(figs, key=lambda a: abs(math.log(figs[a] / target_gflops))), figs
 
 def run_peer(python:str, cfg:dict, bs:int, warmup:int, steps:int) -> dict:
@@ -189,41 +264,57 @@ def meta(cfg:dict) -> dict:
                 commit=git('rev-parse', 'HEAD') + (' (with uncommitted changes)' if git('status', '--porcelain', '--untracked-files=no') else ''),
                 date=datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))
 
+def _gflops(r:dict) -> str:
+    "Executed GFLOP per image, and the nominal figure where it differs"
+    return f"{r['gflops_per_image']:.2f}" + (f" (nominal {r['gflops_nominal']:.2f})" if abs(r['gflops_nominal'] - r['gflops_per_image']) > 1e-3 * r['gflops_nominal'] else '')
+
 def report(name:str, cfg:dict, res:dict) -> str:
     m, r = res['meta'], res['model']
     G = grid_size(cfg['size'], cfg['patch_size'])
+    prec = 'bf16' if cfg['bf16'] else 'fp32'
     lines = [f"# Pre-training throughput, `{name}`", '',
              *[f"- {k}: {v}" for k, v in m.items() if k != 'command'], f"- command: `{m['command']}`", '',
              f"Configuration: {cfg['size']} px images, {cfg['patch_size']} px patches (G = {G}), encoder `{r['arch']}` ({r['params_m']:.1f}M parameters in the CPC model), "
              f"4 directions, offset 3, batch {r['bs']}, {'bf16 autocast' if cfg['bf16'] else 'fp32'}{', channels_last' if cfg['channels_last'] else ''}{', torch.compile' if cfg.get('compile') else ''}{', fused Adam' if cfg.get('fused_adam') else ''}. "
-             f"Training step = forward, `CPCLoss`, backward, `torch.optim.Adam` step (fastai's own optimiser, which `cpc_learner` uses, is not timed here); random patch tensors; median of {len(r['step_s_all'])} timed steps after {res['warmup']} warm-up steps.", '',
+             f"Training step = forward, `CPCLoss`, backward, `torch.optim.Adam` step (fastai's own optimiser, which `cpc_learner` uses by default, is the option \"fastai's Adam\" below); "
+             f"random patch tensors; median of {len(r['step_s_all'])} timed steps after {res['warmup']} warm-up steps. "
+             f"FLOPs are those executed (`torch.utils.flop_counter`); \"nominal\" counts every convolution as a dense `F.conv2d`, where `MatmulConv2d` runs some as smaller matrix products.", '',
              '| | value |', '|---|---|',
              f"| model: images/s | {r['images_per_s']:.1f} |",
              f"| model: step time (median) | {r['step_s_median']*1e3:.1f} ms |",
-             f"| FLOPs per image (forward + backward) | {r['gflops_per_image']:.2f} GFLOP |",
+             f"| FLOPs per image (forward + backward) | {_gflops(r)} GFLOP |",
              f"| achieved | {r['achieved_tflops']:.3f} TFLOP/s |",
-             f"| measured matmul rate of this device ({'bf16' if cfg['bf16'] else 'fp32'}) | {res['matmul_tflops']:.3f} TFLOP/s |",
+             f"| measured matmul rate of this device ({prec}) | {res['matmul_tflops']:.3f} TFLOP/s |",
              f"| fraction of that rate | {r['achieved_tflops'] / res['matmul_tflops']:.1%} |",
              f"| peak memory | {r['peak_memory_gib']:.2f} {r['peak_memory_what']} |"]
+    if 'largest_batch' in res:
+        lines += [f"| largest power-of-two batch that fits, {k} | {v} |" for k, v in res['largest_batch'].items()]
     if 'data' in res:
         d = res['data']
-        lines.append(f"| data path: images/s | {d['images_per_s']:.1f} ({d['source']}; batch {d['bs']}, {d['num_workers']} DataLoader workers, {d['batches']} batches) |")
+        lines += [f"| data path, `cpc_dls` ({d['fastai']['num_workers']} DataLoader workers): images/s | {d['fastai']['images_per_s']:.1f} |",
+                  f"| data path, `cpc_device_dls` (on the {cfg['device'].upper()}): images/s | {d['device']['images_per_s']:.1f} (after decoding {d['device']['images']} files once in {d['device']['decode_s']:.1f} s) |"]
+        lines += ['', f"Data paths: {d['source']}, batch {d['bs']}, {d['batches']} batches after the first, each up to a normalised batch of augmented patch grids on the device."]
+    if 'profile' in res:
+        pr = res['profile']
+        lines += ['', '## Is the GPU busy?', '', f"`torch.profiler` over {pr['steps']} training steps of batch {pr['bs']}, fed by `cpc_device_dls` (crop, patchify and augmentation on the GPU): "
+                  f"the GPU ran a kernel or a copy during **{pr['busy']:.1%}** of the {pr['span_ms']:.0f} ms. Most expensive operations on the GPU:", '', '```', pr['top_ops'].strip(), '```']
     if 'variants' in res:
-        lines += ['', '## Options, measured one by one', '', f"Same step and batch, {len(r['step_s_all'])} timed steps each, interleaved (one step of each option in turn, so drift in the machine's speed hits all alike); speed-up against the configuration as above, measured in the same interleaved run.", '',
-                  '| option | images/s | step (median) | speed-up |', '|---|---|---|---|']
-        lines += [f"| {n} | {v['images_per_s']:.2f} | {v['step_s_median']*1e3:.0f} ms | {v['speedup']:.2f}x |" for n, v in res['variants'].items()]
+        cuda = cfg['device'] == 'cuda'
+        lines += ['', '## Options, measured one by one', '', f"Same step and batch, {len(r['step_s_all'])} timed steps each, interleaved (one step of each option in turn, so drift in the machine's speed hits all alike); speed-up against the configuration as above, measured in the same interleaved run. "
+                  "Kept for backward: bytes of the distinct tensors autograd saves in the step's forward (the activation memory)" + ("; step peak: the GPU's peak allocation during the step above what was allocated before it." if cuda else "."), '',
+                  '| option | images/s | step (median) | speed-up | kept for backward |' + (' step peak |' if cuda else ''), '|---|---|---|---|---|' + ('---|' if cuda else '')]
+        lines += [f"| {n} | {v['images_per_s']:.2f} | {v['step_s_median']*1e3:.0f} ms | {v['speedup']:.2f}x | {v['kept_for_backward_gib']:.2f} GiB |" + (f" {v['step_peak_gib']:.2f} GiB |" if cuda else '')
+                  for n, v in res['variants'].items()]
     if 'peer' in res:
-        p, o = res['peer'], res['ours_matched']
+        p = res['peer']
         lines += ['', f"## Side by side with lightning-bolts `CPC_v2`", '',
-                  f"Same input: batch {p['bs']} of {cfg['size']} px images as {G}x{G} patches of {cfg['patch_size']} px, {'bf16' if cfg['bf16'] else 'fp32'}, one training step each (forward, loss, backward, Adam), "
-                  f"median of {len(p['step_s_all'])} steps. Peer: {p['versions']}. Ours: the preset closest to the peer's FLOPs per image "
-                  f"(every preset: {', '.join(f'{a} {g:.2f}' for a, g in res['preset_gflops'].items())} GFLOP).", '',
+                  f"Same input: batch {p['bs']} of {cfg['size']} px images as {G}x{G} patches of {cfg['patch_size']} px, {prec}, one training step each (forward, loss, backward, Adam), "
+                  f"median of {len(p['step_s_all'])} steps. Peer: {p['versions']}. Ours: the preset closest to the peer's nominal FLOPs per image "
+                  f"(every preset: {', '.join(f'{a} {g:.2f}' for a, g in res['preset_gflops'].items())} GFLOP). Achieved TFLOP/s from executed FLOPs.", '',
                   '| | encoder | GFLOP per image | images/s | achieved TFLOP/s | ours / peer, images/s |', '|---|---|---|---|---|---|',
-                  f"| lightning-bolts CPC_v2 | {p['encoder']} | {p['gflops_per_image']:.2f} | {p['images_per_s']:.2f} | {p['achieved_tflops']:.3f} | |",
-                  f"| fastai_cpc, as configured | {o['arch']} | {o['gflops_per_image']:.2f} | {o['images_per_s']:.2f} | {o['achieved_tflops']:.3f} | {o['images_per_s'] / p['images_per_s']:.2f}x |"]
-        if 'ours_matched_fused' in res:
-            f = res['ours_matched_fused']
-            lines.append(f"| fastai_cpc, fused Adam | {f['arch']} | {f['gflops_per_image']:.2f} | {f['images_per_s']:.2f} | {f['achieved_tflops']:.3f} | {f['images_per_s'] / p['images_per_s']:.2f}x |")
+                  f"| lightning-bolts CPC_v2 | {p['encoder']} | {p['gflops_per_image']:.2f} | {p['images_per_s']:.2f} | {p['achieved_tflops']:.3f} | |"]
+        lines += [f"| fastai_cpc, {k} | {o['arch']} | {_gflops(o)} | {o['images_per_s']:.2f} | {o['achieved_tflops']:.3f} | {o['images_per_s'] / p['images_per_s']:.2f}x |"
+                  for k, o in res['ours_matched'].items()]
     return '\n'.join(lines) + '\n'
 
 def main():
@@ -238,7 +329,8 @@ def main():
     ap.add_argument('--channels-last', action='store_true')
     ap.add_argument('--fused-adam', action='store_true', help="torch.optim.Adam(fused=True) instead of its for-loop implementation")
     ap.add_argument('--variants', nargs='*', choices=[n for n in VARIANTS if n != 'as configured'],
-                    help="also time the step with each of these options (none named: the other memory layout, and fused Adam)")
+                    help="also time the step with each of these options (none named: every option that applies to the device)")
+    ap.add_argument('--profile', action='store_true', help='GPU: profile steps fed by cpc_device_dls and report how busy the GPU is')
     ap.add_argument('--data-batches', type=int, default=10, help='batches of the data-path timing; 0 to skip it')
     ap.add_argument('--num-workers', type=int, help='DataLoader workers of the data path (fastai default if not given)')
     ap.add_argument('--peer', help='python of a virtual environment with lightning-bolts 0.7.0: compare with its CPC_v2')
@@ -259,20 +351,27 @@ def main():
     res['model'] = measure_model(cfg, bs, a.warmup, a.steps)
     print(f"model: {res['model']['images_per_s']:.1f} images/s, {res['model']['gflops_per_image']:.2f} GFLOP/image, "
           f"{res['model']['achieved_tflops']:.3f} TFLOP/s of {res['matmul_tflops']:.3f} measured", flush=True)
+    if not (a.bs or cfg['bs']):
+        res['largest_batch'] = {'as configured': bs, 'with activation checkpointing and chunked logits': largest_batch(dict(cfg, checkpoint=True, chunk=512), bs)}
+    if a.profile:
+        if cfg['device'] != 'cuda': sys.exit('--profile measures how busy a GPU is: use a gpu configuration')
+        res['profile'] = profile_busy(cfg, bs)
+        print(f"profile: GPU busy {res['profile']['busy']:.1%} of {res['profile']['steps']} steps", flush=True)
     if a.variants is not None:
-        default = ['contiguous (NCHW)' if cfg['channels_last'] else 'channels_last', 'fused Adam']
+        default = ['contiguous (NCHW)' if cfg['channels_last'] else 'channels_last', 'F.conv2d everywhere', 'fused Adam', "fastai's Adam",
+                   'chunked logits', 'activation checkpointing'] + (['fp32' if cfg['bf16'] else 'bf16 autocast', 'torch.compile'] if cfg['device'] == 'cuda' else [])
         res['variants'] = measure_variants(cfg, bs, a.warmup, a.steps, a.variants or default)
         print('variants: ' + ', '.join(f"{n} {v['speedup']:.2f}x" for n, v in res['variants'].items()), flush=True)
     if a.data_batches:
         res['data'] = measure_data(cfg, bs, a.data_batches, a.num_workers)
-        print(f"data path: {res['data']['images_per_s']:.1f} images/s", flush=True)
+        print(f"data path: cpc_dls {res['data']['fastai']['images_per_s']:.1f} images/s, cpc_device_dls {res['data']['device']['images_per_s']:.1f} images/s", flush=True)
     if a.peer:
         res['peer'] = run_peer(a.peer, cfg, a.peer_bs, 1, a.peer_steps)
         arch, res['preset_gflops'] = closest_preset(cfg, res['peer']['gflops_per_image'])
-        res['ours_matched'] = measure_model(cfg, a.peer_bs, 1, a.peer_steps, arch)
-        if not cfg['fused_adam']: res['ours_matched_fused'] = measure_model(dict(cfg, fused_adam=True), a.peer_bs, 1, a.peer_steps, arch)
-        print(f"peer: {res['peer']['images_per_s']:.2f} images/s at {res['peer']['gflops_per_image']:.2f} GFLOP/image; "
-              f"ours ({arch}): {res['ours_matched']['images_per_s']:.2f} images/s at {res['ours_matched']['gflops_per_image']:.2f}", flush=True)
+        res['ours_matched'] = {k: measure_model(dict(cfg, **o), a.peer_bs, 1, a.peer_steps, arch) for k, o in
+                               [('as configured', {}), ('fused Adam', dict(fused_adam=True)), ('F.conv2d everywhere', dict(matmul=False))]}
+        print(f"peer: {res['peer']['images_per_s']:.2f} images/s at {res['peer']['gflops_per_image']:.2f} GFLOP/image; ours ({arch}): "
+              + ', '.join(f"{k} {o['images_per_s']:.2f} images/s" for k, o in res['ours_matched'].items()), flush=True)
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     stem = f'throughput-{a.config}{a.tag}'
     (out/f'{stem}.json').write_text(json.dumps(res, indent=1))

@@ -116,6 +116,6 @@ def cpc_device_dls(source, # a folder of images (searched recursively) or a list
     images = decode_images(items, store_size).to(device)
     def _dl(idx, split, **kw):
         tfms = [CPCPatches(patch_size, aug=aug, augment=augment), Normalize.from_stats(*imagenet_stats)]
-        return DeviceImagesDL(ImagesOnDevice(images[tensor(idx).to(device)], split), size, min_scale, p_flip,
+        return DeviceImagesDL(ImagesOnDevice(images[torch.as_tensor(idx, dtype=torch.long, device=device)], split), size, min_scale, p_flip,
                               bs=bs, after_batch=tfms, device=device, **kw)
     return DataLoaders(_dl(trn, 0, shuffle=True, drop_last=True), _dl(val, 1), device=device)
