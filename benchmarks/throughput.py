@@ -135,7 +135,7 @@ def measure_model(cfg:dict, bs:int, warmup:int, steps:int, arch:str|None=None) -
     model, lf, opt = build(cfg, arch)
     x = patches(cfg, bs)
     plain = build(dict(cfg, compile=False), arch)[0] if cfg.get('compile') else model
-    flops, nominal = (flops_per_image(plain, lf, x, cfg['bf16'], n) for n in (False, True))
+    flops, nominal = (flops_per_image(plain, lf, x, cfg['bf16'], n) for n in (not cfg.get('matmul', True), True)) # executed, nominal
     if cfg['device'] == 'cuda': torch.cuda.reset_peak_memory_stats()
     times = time_steps(lambda: train_step(model, lf, opt, x, cfg['bf16'], cfg.get('matmul', True)), cfg['device'], warmup, steps)
     med = statistics.median(times)

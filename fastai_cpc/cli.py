@@ -11,6 +11,7 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated') # 
 from fastcore.script import *
 from fastai.vision.all import *
 from .data import *
+from .device_data import *
 from .callback import *
 from .learner import *
 from .checkpoint import *
@@ -43,8 +44,8 @@ def resolve_data(data:str) -> Path:
 
 # %% ../nbs/06_cli.ipynb #c7e14409
 presets = {
-    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=64, epochs=3, ft_epochs=3, lr=5e-4, ft_lr=2e-3, n_train=1500, n_valid=500, n_dirs=2, head='linear'),
-    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, n_train=None, n_valid=None, n_dirs=4, head='resnet'),
+    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=64, epochs=3, ft_epochs=3, lr=5e-4, ft_lr=2e-3, n_train=1500, n_valid=500, n_dirs=2, head='linear', on_device=False, bf16=False),
+    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, n_train=None, n_valid=None, n_dirs=4, head='resnet', on_device=True, bf16=True),
 }
 
 # %% ../nbs/06_cli.ipynb #d836070b
@@ -54,9 +55,20 @@ def _subsample(items:L, n:int|None, seed:int) -> L:
     if n is None or n >= len(items): return items
     return items[np.random.default_rng(seed).permutation(len(items))[:n]]
 
+# %% ../nbs/06_cli.ipynb #aed5fa40
+def _pretrain_dls(items:L, c:dict, seed:int, num_workers=None, device=None) -> DataLoaders:
+    "Pre-training DataLoaders: decoded once onto the device with `c.on_device` (`cpc_device_dls`), else read by fastai's workers (`cpc_dls`)"
+    kw = dict(size=c.size, patch_size=c.patch_size, bs=min(c.bs, len(items)//2), seed=seed)
+    if c.on_device: return cpc_device_dls(items, device=device, **kw)
+    return cpc_dls(items, num_workers=ifnone(num_workers, defaults.cpus), device=device, **kw)
+
+def _precision(learn:Learner, c:dict) -> Learner:
+    "bf16 mixed precision if `c.bf16` asks for it and a GPU is there to run it"
+    return learn.to_bf16() if c.bf16 and torch.cuda.is_available() else learn
+
 # %% ../nbs/06_cli.ipynb #41444db9
 def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Path('models'), device=None,
-            **cfg, # overrides of `presets['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, n_train, n_valid, n_dirs, head
+            **cfg, # overrides of `presets['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, n_train, n_valid, n_dirs, head, on_device, bf16
            ) -> list:
     "Pre-train, fine-tune on `frac` of the labels, train from scratch on the same subset; one result dict per method"
     c = AttrDict({**presets['cpu'], **cfg})
@@ -64,8 +76,7 @@ def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Pa
     all_train = get_image_files(path/'train')
     n_labelled = len(label_subset(all_train, frac=frac, seed=seed))  # bad fractions fail before pre-training
     train_items = _subsample(all_train, c.n_train, seed)
-    pre_dls = cpc_dls(train_items, size=c.size, patch_size=c.patch_size, bs=min(c.bs, len(train_items)//2), seed=seed, **kw)
-    pre = cpc_learner(pre_dls, c.arch, n_dirs=c.n_dirs)
+    pre = _precision(cpc_learner(_pretrain_dls(train_items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs), c)
     pre.fit_one_cycle(c.epochs, c.lr)
     enc_file = save_encoder(pre, Path(out)/f'cpc_{c.arch}_{c.size}px.pth')
     dls = subset_dls(path, frac=frac, size=c.size, bs=min(c.bs, n_labelled), seed=seed, **kw)
@@ -73,7 +84,7 @@ def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Pa
     results = []
     for name, encoder in [('CPC pre-trained', enc_file), ('from scratch', c.arch)]:
         t = time.time()
-        learn = cpc_classifier(dls, encoder, head=c.head, patch_size=c.patch_size)
+        learn = _precision(cpc_classifier(dls, encoder, head=c.head, patch_size=c.patch_size), c)
         if name == 'from scratch': learn.fit_one_cycle(c.ft_epochs + 1, c.ft_lr)
         else: learn.fine_tune(c.ft_epochs, c.ft_lr)
         results.append(dict(method=name, labels=len(dls.train_ds), frac=frac, epochs=c.ft_epochs + 1,
@@ -113,6 +124,8 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
          n_valid:int=None, # validate on this many validation images (all if 0)
          seed:int=0, # seed of the subsets and the split
          num_workers:int=None, # DataLoader workers (fastai's default if not given)
+         on_device:bool_arg=None, # decode the pre-training images once onto the device and augment them there (gpu preset: on)
+         bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu preset: on)
          out:str='models', # folder for the pre-trained encoder
          debug:bool_arg=False, # show the full traceback of errors
         ):
@@ -120,7 +133,7 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
     try:
         if preset not in presets: raise UserError(f"unknown preset {preset!r}: use one of {', '.join(presets)}")
         given = dict(size=size, patch_size=patch_size, arch=arch, bs=bs, epochs=epochs, ft_epochs=ft_epochs, lr=lr,
-                     ft_lr=ft_lr, n_train=n_train, n_valid=n_valid)
+                     ft_lr=ft_lr, n_train=n_train, n_valid=n_valid, on_device=on_device, bf16=bf16)
         cfg = {**presets[preset], **{k: v for k, v in given.items() if v is not None}}
         for k in ('n_train', 'n_valid'): cfg[k] = cfg[k] or None
         path = resolve_data(data)
@@ -132,7 +145,7 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
 
 # %% ../nbs/06_cli.ipynb #ea4413b7
 def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool=False, seed:int=0, num_workers=None, device=None,
-                 **cfg, # overrides of `presets['cpu']`: size, patch_size, arch, bs, epochs, lr, n_train, n_dirs
+                 **cfg, # overrides of `presets['cpu']`: size, patch_size, arch, bs, epochs, lr, n_train, n_dirs, on_device, bf16
                 ) -> Path:
     "Pre-train CPC on the training images of `path` with a checkpoint every epoch (continuing the last one with `resume`); returns the encoder file"
     c = AttrDict({**presets['cpu'], **cfg})
@@ -142,9 +155,7 @@ def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool
         raise UserError(f"{last} holds the checkpoint of an earlier run: pass --resume to continue it, or choose another --out or --name")
     set_seed(seed)
     items = _subsample(get_image_files(path/'train'), c.n_train, seed)
-    dls = cpc_dls(items, size=c.size, patch_size=c.patch_size, bs=min(c.bs, len(items)//2), seed=seed,
-                  num_workers=ifnone(num_workers, defaults.cpus), device=device)
-    learn = cpc_learner(dls, c.arch, n_dirs=c.n_dirs, path=out, model_dir='.')
+    learn = _precision(cpc_learner(_pretrain_dls(items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, path=out, model_dir='.'), c)
     start = load_checkpoint(learn, last) if resume else 0
     if start >= c.epochs: print(f"{last} is already at epoch {start} of {c.epochs}: nothing left to train")
     else:
@@ -165,6 +176,8 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
              n_train:int=None, # pre-train on this many training images (all if 0)
              seed:int=0, # seed of the image sample, the split and the initial weights
              num_workers:int=None, # DataLoader workers (fastai's default if not given)
+             on_device:bool_arg=None, # decode the images once onto the device and augment them there (gpu preset: on)
+             bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu preset: on)
              out:str='models', # folder for the checkpoints and the encoder
              name:str='cpc', # file stem of the checkpoints and the encoder
              resume:store_true=False, # continue the run whose checkpoint is in `out`
@@ -173,7 +186,7 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
     "Pre-train CPC v2 on the training images, with a checkpoint every epoch; --resume continues an interrupted run"
     try:
         if preset not in presets: raise UserError(f"unknown preset {preset!r}: use one of {', '.join(presets)}")
-        given = dict(size=size, patch_size=patch_size, arch=arch, bs=bs, epochs=epochs, lr=lr, n_train=n_train)
+        given = dict(size=size, patch_size=patch_size, arch=arch, bs=bs, epochs=epochs, lr=lr, n_train=n_train, on_device=on_device, bf16=bf16)
         cfg = {**presets[preset], **{k: v for k, v in given.items() if v is not None}}
         cfg['n_train'] = cfg['n_train'] or None
         enc = run_pretrain(resolve_data(data), out=Path(out), name=name, resume=resume, seed=seed, num_workers=num_workers, **cfg)

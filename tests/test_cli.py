@@ -43,3 +43,10 @@ def test_missing_dataset_that_cannot_be_downloaded(monkeypatch):
     monkeypatch.setattr(cli, 'untar_data', offline)
     with pytest.raises(cli.UserError, match=r"could not be downloaded \(ConnectionError\).*--data PATH"):
         cli.resolve_data('imagewoof')
+
+def test_pretrain_with_images_on_the_device(tmp_path):
+    r = run('pretrain', '--data', 'imagenette', '--preset', 'cpu', '--on-device', 'true', '--n-train', '96', '--epochs', '1',
+            '--bs', '16', '--out', str(tmp_path))
+    assert r.returncode == 0, r.stderr[-3000:]
+    enc = load_encoder(tmp_path/'cpc-encoder.pth')
+    assert enc.arch == 'tiny' and enc.patch_size == 8
