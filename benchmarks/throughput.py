@@ -46,12 +46,12 @@ CONFIGS = {
 def sync(device):
     if device == 'cuda': torch.cuda.synchronize()
 
-def matmul_tflops(device:str, bf16:bool, n:int|None=None, reps:int=10) -> float:
+def matmul_tflops(device:str, bf16:bool, n:int|None=None, reps:int=10, warmup:int=3) -> float:
     "The device's measured dense matrix-multiply rate (bf16 on a GPU, fp32 on a CPU), TFLOP/s: the reference peak"
     n = n or (8192 if device == 'cuda' else 1024)
     dt = torch.bfloat16 if bf16 else torch.float32
     a, b = torch.randn(n, n, device=device, dtype=dt), torch.randn(n, n, device=device, dtype=dt)
-    for _ in range(3): a @ b
+    for _ in range(warmup): a @ b
     times = []
     for _ in range(reps):
         sync(device); t = time.perf_counter(); a @ b; sync(device); times.append(time.perf_counter() - t)
@@ -104,10 +104,12 @@ def saved_bytes(model, loss_func, x, bf16:bool) -> int:
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     return sum(v for k, v in kept.items() if k not in params)
 
-def time_steps(step, device:str, warmup:int, steps:int) -> list:
+def time_steps(step, device:str, warmup:int, steps:int, between=None) -> list:
+    "Wall time of each of `steps` calls of `step` after `warmup` calls; `between()` runs, untimed, before each timed one"
     for _ in range(warmup): step()
     times = []
     for _ in range(steps):
+        if between: between()
         sync(device); t = time.perf_counter(); step(); sync(device); times.append(time.perf_counter() - t)
     return times
 
@@ -137,12 +139,14 @@ def measure_model(cfg:dict, bs:int, warmup:int, steps:int, arch:str|None=None) -
     plain = build(dict(cfg, compile=False), arch)[0] if cfg.get('compile') else model
     flops, nominal = (flops_per_image(plain, lf, x, cfg['bf16'], n) for n in (not cfg.get('matmul', True), True)) # executed, nominal
     if cfg['device'] == 'cuda': torch.cuda.reset_peak_memory_stats()
-    times = time_steps(lambda: train_step(model, lf, opt, x, cfg['bf16'], cfg.get('matmul', True)), cfg['device'], warmup, steps)
+    rates = [] # the matmul reference, measured between the timed steps: this machine's speed drifts
+    probe = lambda: rates.append(matmul_tflops(cfg['device'], cfg['bf16'], reps=3, warmup=1))
+    times = time_steps(lambda: train_step(model, lf, opt, x, cfg['bf16'], cfg.get('matmul', True)), cfg['device'], warmup, steps, probe)
     med = statistics.median(times)
     mem, mem_what = peak_memory(cfg['device'])
     return dict(arch=arch or cfg['arch'], bs=bs, step_s_median=med, step_s_all=times, images_per_s=bs / med,
                 gflops_per_image=flops / 1e9, gflops_nominal=nominal / 1e9, achieved_tflops=flops * bs / med / 1e12, peak_memory_gib=mem, peak_memory_what=mem_what,
-                params_m=sum(p.numel() for p in model.parameters()) / 1e6)
+                params_m=sum(p.numel() for p in model.parameters()) / 1e6, matmul_tflops=statistics.median(rates))
 
 VARIANTS = {'as configured': {}, 'contiguous (NCHW)': dict(channels_last=False), 'channels_last': dict(channels_last=True),
             'F.conv2d everywhere': dict(matmul=False), 'fused Adam': dict(fused_adam=True), "fastai's Adam": dict(fastai_adam=True),
@@ -284,7 +288,7 @@ def report(name:str, cfg:dict, res:dict) -> str:
              f"| model: step time (median) | {r['step_s_median']*1e3:.1f} ms |",
              f"| FLOPs per image (forward + backward) | {_gflops(r)} GFLOP |",
              f"| achieved | {r['achieved_tflops']:.3f} TFLOP/s |",
-             f"| measured matmul rate of this device ({prec}) | {res['matmul_tflops']:.3f} TFLOP/s |",
+             f"| measured matmul rate of this device ({prec}, {'8192' if cfg['device'] == 'cuda' else '1024'}^2, median over the timed steps, measured between them) | {res['matmul_tflops']:.3f} TFLOP/s |",
              f"| fraction of that rate | {r['achieved_tflops'] / res['matmul_tflops']:.1%} |",
              f"| peak memory | {r['peak_memory_gib']:.2f} {r['peak_memory_what']} |"]
     if 'largest_batch' in res:
@@ -347,8 +351,8 @@ def main():
     if cfg['device'] == 'cuda' and not torch.cuda.is_available(): sys.exit(f"{a.config} needs a CUDA GPU; none is visible here")
     res = dict(meta=meta(cfg), config=a.config, settings=cfg, warmup=a.warmup)
     bs = a.bs or cfg['bs'] or largest_batch(cfg)
-    res['matmul_tflops'] = matmul_tflops(cfg['device'], cfg['bf16'])
     res['model'] = measure_model(cfg, bs, a.warmup, a.steps)
+    res['matmul_tflops'] = res['model']['matmul_tflops']
     print(f"model: {res['model']['images_per_s']:.1f} images/s, {res['model']['gflops_per_image']:.2f} GFLOP/image, "
           f"{res['model']['achieved_tflops']:.3f} TFLOP/s of {res['matmul_tflops']:.3f} measured", flush=True)
     if not (a.bs or cfg['bs']):
