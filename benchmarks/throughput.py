@@ -155,9 +155,10 @@ VARIANTS = {'as configured': {}, 'contiguous (NCHW)': dict(channels_last=False),
 
 def measure_variants(cfg:dict, bs:int, warmup:int, steps:int, names:list) -> dict:
     """The training step with each option switched on, against the configuration as it is: which of them help, and by how much.
-    The variants' steps are interleaved (one step of each in turn), so a machine whose speed drifts during the run
-    (other tenants, clocks) slows them all alike instead of whichever ran last. Memory: the bytes autograd keeps for
-    backward (every device), and on a GPU the step's peak allocation above what was allocated before it."""
+    The variants' steps are interleaved in rounds (one step of each, in an order rotated every round), and each option's
+    speed-up is the median over rounds of its step time against the configuration's in the same round: a machine whose
+    speed drifts during the run (other tenants, clocks) then slows both sides of each ratio alike. Memory: the bytes
+    autograd keeps for backward (every device), and on a GPU the step's peak allocation above what was allocated before it."""
     names = ['as configured'] + names
     runs, kept = {}, {}
     for n in names:
@@ -173,17 +174,18 @@ def measure_variants(cfg:dict, bs:int, warmup:int, steps:int, names:list) -> dic
         for n in names: step(n)
     times, peak = {n: [] for n in names}, {n: 0. for n in names}
     cuda = cfg['device'] == 'cuda'
-    for _ in range(steps):
-        for n in names:
+    for r in range(steps):
+        for n in names[r % len(names):] + names[:r % len(names)]:
             if cuda: sync('cuda'); before = torch.cuda.memory_allocated(); torch.cuda.reset_peak_memory_stats()
             times[n] += time_steps(lambda: step(n), cfg['device'], 0, 1)
             if cuda: peak[n] = max(peak[n], (torch.cuda.max_memory_allocated() - before) / 2**30)
-    base = bs / statistics.median(times['as configured'])
     res = {}
     for n in names:
         med = statistics.median(times[n])
-        res[n] = dict(step_s_median=med, step_s_all=times[n], images_per_s=bs / med, speedup=bs / med / base, kept_for_backward_gib=kept[n],
-                      **(dict(step_peak_gib=peak[n]) if cuda else {}))
+        ratios = [b / t for b, t in zip(times['as configured'], times[n])] # per round
+        q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        res[n] = dict(step_s_median=med, step_s_all=times[n], images_per_s=bs / med, speedup=statistics.median(ratios),
+                      speedup_quartiles=[q[0], q[2]], kept_for_backward_gib=kept[n], **(dict(step_peak_gib=peak[n]) if cuda else {}))
     return res
 
 def _train_files(n:int) -> list:
@@ -304,10 +306,11 @@ def report(name:str, cfg:dict, res:dict) -> str:
                   f"the GPU ran a kernel or a copy during **{pr['busy']:.1%}** of the {pr['span_ms']:.0f} ms. Most expensive operations on the GPU:", '', '```', pr['top_ops'].strip(), '```']
     if 'variants' in res:
         cuda = cfg['device'] == 'cuda'
-        lines += ['', '## Options, measured one by one', '', f"Same step and batch, {len(r['step_s_all'])} timed steps each, interleaved (one step of each option in turn, so drift in the machine's speed hits all alike); speed-up against the configuration as above, measured in the same interleaved run. "
+        lines += ['', '## Options, measured one by one', '', f"Same step and batch, {len(r['step_s_all'])} timed steps each, interleaved in rounds (one step of each option, in an order rotated every round); "
+                  "speed-up: the median over rounds of the configuration's step time over the option's in the same round, with the 25th-75th percentiles, so drift in the machine's speed hits both sides of each ratio alike. "
                   "Kept for backward: bytes of the distinct tensors autograd saves in the step's forward (the activation memory)" + ("; step peak: the GPU's peak allocation during the step above what was allocated before it." if cuda else "."), '',
                   '| option | images/s | step (median) | speed-up | kept for backward |' + (' step peak |' if cuda else ''), '|---|---|---|---|---|' + ('---|' if cuda else '')]
-        lines += [f"| {n} | {v['images_per_s']:.2f} | {v['step_s_median']*1e3:.0f} ms | {v['speedup']:.2f}x | {v['kept_for_backward_gib']:.2f} GiB |" + (f" {v['step_peak_gib']:.2f} GiB |" if cuda else '')
+        lines += [f"| {n} | {v['images_per_s']:.2f} | {v['step_s_median']*1e3:.0f} ms | {v['speedup']:.2f}x ({v['speedup_quartiles'][0]:.2f}-{v['speedup_quartiles'][1]:.2f}) | {v['kept_for_backward_gib']:.2f} GiB |" + (f" {v['step_peak_gib']:.2f} GiB |" if cuda else '')
                   for n, v in res['variants'].items()]
     if 'peer' in res:
         p = res['peer']
