@@ -188,9 +188,14 @@ def measure_variants(cfg:dict, bs:int, warmup:int, steps:int, names:list) -> dic
                       speedup_quartiles=[q[0], q[2]], kept_for_backward_gib=kept[n], **(dict(step_peak_gib=peak[n]) if cuda else {}))
     return res
 
+IMAGES = None # --images: a folder of images for the data paths; None for Imagenette 160 px from `untar_data`
+
 def _train_files(n:int) -> list:
     from fastai.vision.all import untar_data, URLs, get_image_files
-    return get_image_files(untar_data(URLs.IMAGENETTE_160)/'train')[:n]
+    return get_image_files(IMAGES or untar_data(URLs.IMAGENETTE_160)/'train')[:n]
+
+def _images_name() -> str:
+    return f"the JPEGs of {IMAGES}" if IMAGES else "Imagenette 160 px JPEGs (fastai URLs.IMAGENETTE_160)"
 
 def _images_per_s(dl, n_batches:int, device:str) -> float:
     it = iter(dl)
@@ -214,7 +219,7 @@ def measure_data(cfg:dict, bs:int, n_batches:int, num_workers:int|None) -> dict:
     ddls = cpc_device_dls(files, **kw)
     res['device'] = dict(images_per_s=_images_per_s(ddls.train, n_batches, cfg['device']), decode_s=time.perf_counter() - t, images=len(files))
     return dict(res, batches=n_batches, bs=bs,
-                source=f"Imagenette 160 px JPEGs (fastai URLs.IMAGENETTE_160), random-resized-cropped to {cfg['size']} px")
+                source=f"{_images_name()}, random-resized-cropped to {cfg['size']} px")
 
 def _union_us(intervals) -> float:
     "Total length covered by a set of (start, end) intervals"
@@ -297,8 +302,8 @@ def report(name:str, cfg:dict, res:dict) -> str:
         lines += [f"| largest power-of-two batch that fits, {k} | {v} |" for k, v in res['largest_batch'].items()]
     if 'data' in res:
         d = res['data']
-        lines += [f"| data path, `cpc_dls` ({d['fastai']['num_workers']} DataLoader workers): images/s | {d['fastai']['images_per_s']:.1f} |",
-                  f"| data path, `cpc_device_dls` (on the {cfg['device'].upper()}): images/s | {d['device']['images_per_s']:.1f} (after decoding {d['device']['images']} files once in {d['device']['decode_s']:.1f} s) |"]
+        lines += [f"| data path, cpc_dls (DataLoader workers: {d['fastai']['num_workers']}): images/s | {d['fastai']['images_per_s']:.1f} |",
+                  f"| data path, cpc_device_dls (on the {cfg['device'].upper()}): images/s | {d['device']['images_per_s']:.1f} (after decoding {d['device']['images']} files once in {d['device']['decode_s']:.1f} s) |"]
         lines += ['', f"Data paths: {d['source']}, batch {d['bs']}, {d['batches']} batches after the first, each up to a normalised batch of augmented patch grids on the device."]
     if 'profile' in res:
         pr = res['profile']
@@ -340,12 +345,20 @@ def main():
     ap.add_argument('--profile', action='store_true', help='GPU: profile steps fed by cpc_device_dls and report how busy the GPU is')
     ap.add_argument('--data-batches', type=int, default=10, help='batches of the data-path timing; 0 to skip it')
     ap.add_argument('--num-workers', type=int, help='DataLoader workers of the data path (fastai default if not given)')
+    ap.add_argument('--images', help="folder of images for the data paths and --profile (default: Imagenette 160 px's train/, from untar_data)")
     ap.add_argument('--peer', help='python of a virtual environment with lightning-bolts 0.7.0: compare with its CPC_v2')
     ap.add_argument('--peer-bs', type=int, default=4, help='batch size of the side-by-side run (both sides); the peer is slow on a CPU')
     ap.add_argument('--peer-steps', type=int, default=3, help='timed steps of the side-by-side run (after one warm-up step)')
     ap.add_argument('--out', default=str(here/'results'))
     ap.add_argument('--tag', default='', help='suffix of the result files, for variants (e.g. -compile)')
+    ap.add_argument('--render', metavar='JSON', help='only rewrite the .md beside a results .json from its measurements (after a change of format)')
     a = ap.parse_args()
+    if a.render:
+        res = json.loads(Path(a.render).read_text())
+        Path(a.render).with_suffix('.md').write_text(report(res['config'], res['settings'], res))
+        return
+    global IMAGES
+    IMAGES = a.images
     cfg = dict(CONFIGS[a.config], compile=a.compile)
     if a.no_bf16: cfg['bf16'] = False
     if a.no_channels_last: cfg['channels_last'] = False
