@@ -206,7 +206,7 @@ def _images_per_s(dl, n_batches:int, device:str) -> float:
     return n / (time.perf_counter() - t)
 
 def measure_data(cfg:dict, bs:int, n_batches:int, num_workers:int|None) -> dict:
-    """Images/s of both data paths on real Imagenette files, each up to a normalised batch of augmented patch grids on the
+    """Images/s of both data paths on real image files (Imagenette unless --images), each up to a normalised batch of augmented patch grids on the
     device: fastai's (`cpc_dls`: DataLoader workers decode and crop every file every epoch) and the device path
     (`cpc_device_dls`: decoded once into a uint8 tensor on the device, then cropped and augmented there in batches)"""
     from fastai_cpc.data import cpc_dls
@@ -372,7 +372,7 @@ def main():
     print(f"model: {res['model']['images_per_s']:.1f} images/s, {res['model']['gflops_per_image']:.2f} GFLOP/image, "
           f"{res['model']['achieved_tflops']:.3f} TFLOP/s of {res['matmul_tflops']:.3f} measured", flush=True)
     if not (a.bs or cfg['bs']):
-        res['largest_batch'] = {'as configured': bs, 'with activation checkpointing and chunked logits': largest_batch(dict(cfg, checkpoint=True, chunk=512), bs)}
+        res['largest_batch'] = {'as configured': bs, 'with activation checkpointing and chunked logits': largest_batch(dict(cfg, **VARIANTS['activation checkpointing'], **VARIANTS['chunked logits']), bs)}
     if a.profile:
         if cfg['device'] != 'cuda': sys.exit('--profile measures how busy a GPU is: use a gpu configuration')
         res['profile'] = profile_busy(cfg, bs)
