@@ -33,7 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 here = Path(__file__).resolve().parent
 root = here.parent
 sys.path.insert(0, str(root))
-from fastai_cpc.models import create_cpc_model, cpc_presets, MatmulConv2d
+from fastai_cpc.models import create_cpc_model, cpc_presets, MatmulConv2d, kept_for_backward
 from fastai_cpc.loss import CPCLoss
 from fastai_cpc.data import grid_size
 
@@ -95,14 +95,10 @@ def flops_per_image(model, loss_func, x, bf16:bool, nominal:bool=False) -> float
     return fc.get_total_flops() / x.shape[0]
 
 def saved_bytes(model, loss_func, x, bf16:bool) -> int:
-    "Bytes of the distinct storages autograd keeps for backward in one training forward: the activation memory of a step"
-    kept = {}
-    def pack(t):
-        st = t.untyped_storage(); kept[st.data_ptr()] = st.nbytes(); return t
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16): loss = loss_func(model(x))
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    return sum(v for k, v in kept.items() if k not in params)
+    "Bytes autograd keeps for backward in one training forward, parameters aside: the activation memory of a step"
+    def fwd():
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16): return loss_func(model(x))
+    return kept_for_backward(fwd, exclude=model.parameters())[1]
 
 def time_steps(step, device:str, warmup:int, steps:int, between=None) -> list:
     "Wall time of each of `steps` calls of `step` after `warmup` calls; `between()` runs, untimed, before each timed one"

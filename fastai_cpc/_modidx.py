@@ -186,6 +186,7 @@ d = { 'settings': { 'branch': 'main',
                                    'fastai_cpc.models.cpc_encoder': ('models.html#cpc_encoder', 'fastai_cpc/models.py'),
                                    'fastai_cpc.models.create_cpc_model': ('models.html#create_cpc_model', 'fastai_cpc/models.py'),
                                    'fastai_cpc.models.encode_grid': ('models.html#encode_grid', 'fastai_cpc/models.py'),
+                                   'fastai_cpc.models.kept_for_backward': ('models.html#kept_for_backward', 'fastai_cpc/models.py'),
                                    'fastai_cpc.models.patch_norm': ('models.html#patch_norm', 'fastai_cpc/models.py'),
                                    'fastai_cpc.models.receptive_field': ('models.html#receptive_field', 'fastai_cpc/models.py'),
                                    'fastai_cpc.models.show_receptive_field': ('models.html#show_receptive_field', 'fastai_cpc/models.py')}}}

@@ -11,8 +11,8 @@ from torch.utils.checkpoint import checkpoint_sequential
 
 # %% auto #0
 __all__ = ['cpc_presets', 'patch_norm', 'MatmulConv2d', 'PreActBlock', 'PreActBottleneck', 'CPCEncoder', 'cpc_encoder',
-           'encode_grid', 'MaskedContextBlock', 'PixelCNNContext', 'CPCModel', 'create_cpc_model', 'receptive_field',
-           'show_receptive_field']
+           'kept_for_backward', 'encode_grid', 'MaskedContextBlock', 'PixelCNNContext', 'CPCModel', 'create_cpc_model',
+           'receptive_field', 'show_receptive_field']
 
 # %% ../nbs/01_models.ipynb #8483e3b6
 def patch_norm(c:int) -> nn.Module:
@@ -115,6 +115,18 @@ def cpc_encoder(arch:str='tiny', # a key of `cpc_presets`
     if arch not in cpc_presets:
         raise ValueError(f"unknown encoder preset {arch!r}: choose one of {', '.join(cpc_presets)}")
     return CPCEncoder(**cpc_presets[arch], n_in=n_in, arch=arch)
+
+# %% ../nbs/01_models.ipynb #02191414
+def kept_for_backward(f, # a function to run, e.g. `lambda: model(x)`
+                      exclude=(), # tensors not to count, e.g. `model.parameters()`
+                     ) -> tuple: # (what `f` returns, bytes)
+    "Run `f` and measure the memory autograd keeps for backward meanwhile: the bytes of the distinct storages it saves"
+    kept = {}
+    def pack(t):
+        s = t.untyped_storage(); kept[s.data_ptr()] = s.nbytes(); return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): out = f()
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
+    return out, sum(v for k, v in kept.items() if k not in skip)
 
 # %% ../nbs/01_models.ipynb #4a61c731
 def encode_grid(encoder:nn.Module, # maps patches `[N, C, P, P]` to latents `[N, dim]`
