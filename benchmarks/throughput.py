@@ -22,7 +22,7 @@ Each run writes `benchmarks/results/throughput-<config>.md` and `.json` with the
 which must have `lightning-bolts==0.7.0 pytorch-lightning==1.9.5 'setuptools<70'`) on the same input, and
 ours with the encoder preset closest to the peer's in nominal FLOPs per image.
 """
-import argparse, json, math, platform, resource, statistics, subprocess, sys, time, warnings
+import argparse, gc, json, math, platform, resource, statistics, subprocess, sys, time, warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -118,8 +118,8 @@ def largest_batch(cfg:dict, start:int=16, limit:int=8192) -> int:
             train_step(model, lf, opt, patches(cfg, bs), cfg['bf16'], cfg.get('matmul', True)); sync(cfg['device'])
             best, bs = bs, bs * 2
         except torch.OutOfMemoryError: break
-        finally:
-            model = lf = opt = None; torch.cuda.empty_cache()
+        finally: # a failed step's tensors can sit in reference cycles: collect them before the next size is tried
+            model = lf = opt = None; gc.collect(); torch.cuda.empty_cache()
     if best is None: raise RuntimeError(f"even a batch of {start} does not fit on this GPU")
     return best
 
@@ -164,6 +164,8 @@ def measure_variants(cfg:dict, bs:int, warmup:int, steps:int, names:list) -> dic
         runs[n] = (c, model, lf, opt, patches(c, bs))
         MatmulConv2d.use_matmul = c.get('matmul', True)
         kept[n] = saved_bytes(model, lf, runs[n][-1], c['bf16']) / 2**30
+        gc.collect() # the measured forward's graph sits in reference cycles: free it before the next variant's
+        if cfg['device'] == 'cuda': print(f"  {n}: {torch.cuda.memory_allocated() / 2**30:.2f} GiB allocated after its forward", flush=True)
         model.zero_grad(set_to_none=True)
     step = lambda n: train_step(*runs[n][1:], runs[n][0]['bf16'], runs[n][0].get('matmul', True))
     for _ in range(warmup):
@@ -307,12 +309,16 @@ def report(name:str, cfg:dict, res:dict) -> str:
                   f"the GPU ran a kernel or a copy during **{pr['busy']:.1%}** of the {pr['span_ms']:.0f} ms. Most expensive operations on the GPU:", '', '```', pr['top_ops'].strip(), '```']
     if 'variants' in res:
         cuda = cfg['device'] == 'cuda'
-        lines += ['', '## Options, measured one by one', '', f"Same step and batch, {len(r['step_s_all'])} timed steps each, interleaved in rounds (one step of each option, in an order rotated every round); "
+        lines += ['', '## Options, measured one by one', '', f"Same step, batch {res.get('variants_bs', r['bs'])}, {len(r['step_s_all'])} timed steps each, interleaved in rounds (one step of each option, in an order rotated every round); "
                   "speed-up: the median over rounds of the configuration's step time over the option's in the same round, with the 25th-75th percentiles, so drift in the machine's speed hits both sides of each ratio alike. "
                   "Kept for backward: bytes of the distinct tensors autograd saves in the step's forward (the activation memory)" + ("; step peak: the GPU's peak allocation during the step above what was allocated before it." if cuda else "."), '',
                   '| option | images/s | step (median) | speed-up | kept for backward |' + (' step peak |' if cuda else ''), '|---|---|---|---|---|' + ('---|' if cuda else '')]
         lines += [f"| {n} | {v['images_per_s']:.2f} | {v['step_s_median']*1e3:.0f} ms | {v['speedup']:.2f}x ({v['speedup_quartiles'][0]:.2f}-{v['speedup_quartiles'][1]:.2f}) | {v['kept_for_backward_gib']:.2f} GiB |" + (f" {v['step_peak_gib']:.2f} GiB |" if cuda else '')
                   for n, v in res['variants'].items()]
+    if 'variants_error' in res:
+        lines += ['', '## Options, measured one by one', '', f"Not measured: the GPU ran out of memory at batch {res['variants_bs']}: {res['variants_error']}"]
+    if 'peer_error' in res:
+        lines += ['', "## Side by side with lightning-bolts `CPC_v2`", '', "The peer did not run here; the end of its error:", '', '```', res['peer_error'].strip()[-600:], '```']
     if 'peer' in res:
         p = res['peer']
         lines += ['', f"## Side by side with lightning-bolts `CPC_v2`", '',
@@ -338,6 +344,7 @@ def main():
     ap.add_argument('--fused-adam', action='store_true', help="torch.optim.Adam(fused=True) instead of its for-loop implementation")
     ap.add_argument('--variants', nargs='*', choices=[n for n in VARIANTS if n != 'as configured'],
                     help="also time the step with each of these options (none named: every option that applies to the device)")
+    ap.add_argument('--variants-bs', type=int, help="batch of the --variants comparison (default: the configuration's; on a GPU a quarter of it, since all variants share the memory)")
     ap.add_argument('--profile', action='store_true', help='GPU: profile steps fed by cpc_device_dls and report how busy the GPU is')
     ap.add_argument('--data-batches', type=int, default=10, help='batches of the data-path timing; 0 to skip it')
     ap.add_argument('--num-workers', type=int, help='DataLoader workers of the data path (fastai default if not given)')
@@ -365,7 +372,7 @@ def main():
     bs = a.bs or cfg['bs'] or largest_batch(cfg)
     res['model'] = measure_model(cfg, bs, a.warmup, a.steps)
     res['matmul_tflops'] = res['model']['matmul_tflops']
-    print(f"model: {res['model']['images_per_s']:.1f} images/s, {res['model']['gflops_per_image']:.2f} GFLOP/image, "
+    print(f"model (batch {bs}): {res['model']['images_per_s']:.1f} images/s, {res['model']['gflops_per_image']:.2f} GFLOP/image, "
           f"{res['model']['achieved_tflops']:.3f} TFLOP/s of {res['matmul_tflops']:.3f} measured", flush=True)
     if not (a.bs or cfg['bs']):
         res['largest_batch'] = {'as configured': bs, 'with activation checkpointing and chunked logits': largest_batch(dict(cfg, **VARIANTS['activation checkpointing'], **VARIANTS['chunked logits']), bs)}
@@ -373,21 +380,32 @@ def main():
         if cfg['device'] != 'cuda': sys.exit('--profile measures how busy a GPU is: use a gpu configuration')
         res['profile'] = profile_busy(cfg, bs)
         print(f"profile: GPU busy {res['profile']['busy']:.1%} of {res['profile']['steps']} steps", flush=True)
-    if a.variants is not None:
-        default = ['contiguous (NCHW)' if cfg['channels_last'] else 'channels_last', 'F.conv2d everywhere', 'fused Adam', "fastai's Adam",
-                   'chunked logits', 'activation checkpointing'] + (['fp32' if cfg['bf16'] else 'bf16 autocast', 'torch.compile'] if cfg['device'] == 'cuda' else [])
-        res['variants'] = measure_variants(cfg, bs, a.warmup, a.steps, a.variants or default)
-        print('variants: ' + ', '.join(f"{n} {v['speedup']:.2f}x" for n, v in res['variants'].items()), flush=True)
     if a.data_batches:
         res['data'] = measure_data(cfg, bs, a.data_batches, a.num_workers)
         print(f"data path: cpc_dls {res['data']['fastai']['images_per_s']:.1f} images/s, cpc_device_dls {res['data']['device']['images_per_s']:.1f} images/s", flush=True)
     if a.peer:
-        res['peer'] = run_peer(a.peer, cfg, a.peer_bs, 1, a.peer_steps)
+        gc.collect(); torch.cuda.empty_cache() # tensors of the runs above, in reference cycles, would hold the GPU memory the peer needs
+        try: res['peer'] = run_peer(a.peer, cfg, a.peer_bs, 1, a.peer_steps)
+        except RuntimeError as e: # keep what was measured; the report says the peer could not run
+            res['peer_error'] = str(e)[-1500:]; print(f"peer: {e}", flush=True)
+    if 'peer' in res:
         arch, res['preset_gflops'] = closest_preset(cfg, res['peer']['gflops_per_image'])
         res['ours_matched'] = {k: measure_model(dict(cfg, **o), a.peer_bs, 1, a.peer_steps, arch) for k, o in
                                [('as configured', {}), ('fused Adam', dict(fused_adam=True)), ('F.conv2d everywhere', dict(matmul=False))]}
         print(f"peer: {res['peer']['images_per_s']:.2f} images/s at {res['peer']['gflops_per_image']:.2f} GFLOP/image; ours ({arch}): "
               + ', '.join(f"{k} {o['images_per_s']:.2f} images/s" for k, o in res['ours_matched'].items()), flush=True)
+    if a.variants is not None:
+        default = ['contiguous (NCHW)' if cfg['channels_last'] else 'channels_last', 'F.conv2d everywhere', 'fused Adam', "fastai's Adam",
+                   'chunked logits', 'activation checkpointing'] + (['fp32' if cfg['bf16'] else 'bf16 autocast', 'torch.compile'] if cfg['device'] == 'cuda' else [])
+        # every variant's model, optimiser and input stay on the device together: on a GPU, at a quarter of the largest batch
+        res['variants_bs'] = a.variants_bs or (max(1, bs // 4) if cfg['device'] == 'cuda' else bs)
+        gc.collect(); torch.cuda.empty_cache()
+        if cfg['device'] == 'cuda': print(f"before the variants: {torch.cuda.memory_allocated() / 2**30:.2f} GiB allocated", flush=True)
+        try: res['variants'] = measure_variants(cfg, res['variants_bs'], a.warmup, a.steps, a.variants or default)
+        except torch.OutOfMemoryError as e: # keep the other measurements; the report says what ran out
+            res['variants_error'] = str(e)[:400]; print(f"variants: {e}", flush=True)
+    if 'variants' in res:
+        print('variants: ' + ', '.join(f"{n} {v['speedup']:.2f}x" for n, v in res['variants'].items()), flush=True)
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     stem = f'throughput-{a.config}{a.tag}'
     (out/f'{stem}.json').write_text(json.dumps(res, indent=1))
