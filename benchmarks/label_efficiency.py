@@ -19,10 +19,10 @@ import datetime as dt  # after the star imports, which bind `datetime` to the cl
 
 # Everything a profile fixes. Both sides (CPC and scratch) share every fine-tuning setting.
 profiles = {
-    'cpu': dict(datasets=('imagenette', 'cifar10'), size=32, patch_size=8, arch='tiny', n_dirs=2, context_dim=128, context_blocks=3,
-                pre_bs=64, pre_epochs=12, pre_lr=5e-4, n_pool=2000, n_valid=1000, head='linear', bs=64, min_epochs=6, min_steps=60,
+    'cpu': dict(datasets=('imagenette', 'cifar10'), size=32, patch_size=8, arch='tiny', n_dirs=2, context_dim=None, context_blocks=2,
+                pre_bs=32, pre_epochs=12, pre_lr=1e-3, n_pool=2000, n_valid=1000, head='linear', bs=64, min_epochs=6, min_steps=60,
                 ft_workers=0, bf16=False), # on 2 cores, starting DataLoader workers at every short epoch costs more than decoding
-    'gpu': dict(datasets=('imagenette-96', 'cifar10'), size=64, patch_size=16, arch='small', n_dirs=4, context_dim=256, context_blocks=5,
+    'gpu': dict(datasets=('imagenette-96', 'cifar10'), size=64, patch_size=16, arch='small', n_dirs=2, context_dim=None, context_blocks=2,
                 pre_bs=256, pre_epochs=60, pre_lr=5e-4, n_pool=None, n_valid=None, head='resnet', bs=128, min_epochs=15, min_steps=200,
                 ft_workers=None, bf16=True),
 }

@@ -59,7 +59,7 @@ def matmul_tflops(device:str, bf16:bool, n:int|None=None, reps:int=10, warmup:in
 
 def build(cfg:dict, arch:str|None=None):
     "Model, loss and optimiser of a configuration, on its device"
-    model = create_cpc_model(arch or cfg['arch'], offsets=(3,), n_dirs=4).to(cfg['device'])
+    model = create_cpc_model(arch or cfg['arch'], offsets=(3,), n_dirs=4, context_dim=256, context_blocks=5).to(cfg['device']) # the paper's shape, pinned
     model.encoder.checkpoint = cfg.get('checkpoint', False)
     model = model.to(memory_format=torch.channels_last if cfg['channels_last'] else torch.contiguous_format) # the library's default: channels_last
     if cfg.get('fastai_adam'):
@@ -284,7 +284,7 @@ def report(name:str, cfg:dict, res:dict) -> str:
     lines = [f"# Pre-training throughput, `{name}`", '',
              *[f"- {k}: {v}" for k, v in m.items() if k != 'command'], f"- command: `{m['command']}`", '',
              f"Configuration: {cfg['size']} px images, {cfg['patch_size']} px patches (G = {G}), encoder `{r['arch']}` ({r['params_m']:.1f}M parameters in the CPC model), "
-             f"4 directions, offset 3, batch {r['bs']}, {'bf16 autocast' if cfg['bf16'] else 'fp32'}{', channels_last' if cfg['channels_last'] else ''}{', torch.compile' if cfg.get('compile') else ''}{', fused Adam' if cfg.get('fused_adam') else ''}. "
+             f"4 directions, offset 3, context network 256 wide x 5 blocks (the paper's shape, not the library's defaults), batch {r['bs']}, {'bf16 autocast' if cfg['bf16'] else 'fp32'}{', channels_last' if cfg['channels_last'] else ''}{', torch.compile' if cfg.get('compile') else ''}{', fused Adam' if cfg.get('fused_adam') else ''}. "
              f"Training step = forward, `CPCLoss`, backward, `torch.optim.Adam` step (fastai's own optimiser, which `cpc_learner` uses by default, is the option \"fastai's Adam\" below); "
              f"random patch tensors; median of {len(r['step_s_all'])} timed steps after {res['warmup']} warm-up steps. "
              f"FLOPs are those executed (`torch.utils.flop_counter`); \"nominal\" counts every convolution as a dense `F.conv2d`, where `MatmulConv2d` runs some as smaller matrix products.", '',

@@ -44,8 +44,8 @@ def resolve_data(data:str) -> Path:
 
 # %% ../nbs/06_cli.ipynb #c7e14409
 presets = {
-    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=64, epochs=3, ft_epochs=3, lr=5e-4, ft_lr=2e-3, n_train=1500, n_valid=500, n_dirs=2, head='linear', on_device=False, bf16=False),
-    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, n_train=None, n_valid=None, n_dirs=4, head='resnet', on_device=True, bf16=True),
+    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=3, ft_epochs=3, lr=1e-3, ft_lr=2e-3, n_train=1500, n_valid=500, n_dirs=2, head='linear', on_device=False, bf16=False),
+    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True),
 }
 
 # %% ../nbs/06_cli.ipynb #d836070b

@@ -15,7 +15,8 @@ from .learner import _encoder_of, _image_size
 
 # %% auto #0
 __all__ = ['AvgStartBatchNorm1d', 'AvgStartBatchNorm2d', 'linear_head', 'resnet_head', 'CPCClassifier', 'cpc_splitter',
-           'cpc_classifier', 'embed', 'knn_accuracy', 'linear_probe', 'embedding_2d', 'show_embedding']
+           'cpc_classifier', 'embed', 'knn_score', 'knn_accuracy', 'linear_score', 'linear_probe', 'embedding_2d',
+           'show_embedding']
 
 # %% ../nbs/05_finetune.ipynb #7f3a87a5
 class _AvgStart:
@@ -98,12 +99,12 @@ def cpc_classifier(dls:DataLoaders, # labelled image DataLoaders, e.g. from `sub
 # %% ../nbs/05_finetune.ipynb #7fec708d
 @torch.no_grad()
 def embed(encoder, # anything `cpc_classifier` accepts as an encoder
-          dl:DataLoader, # labelled image batches
+          dl, # labelled image batches: a `DataLoader`, or any iterable of (images, targets) on the encoder's device
           patch_size:int|None=None, # only for an encoder that does not know it
          ) -> tuple: # (features `[N, D]`, targets `[N]`), on the CPU
     "Mean-pooled latents of every image in `dl`, with the encoder in eval mode"
     enc = _as_encoder(encoder)
-    m = CPCClassifier(enc, nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), ifnone(patch_size, enc.patch_size)).to(dl.device).eval()
+    m = CPCClassifier(enc, nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), ifnone(patch_size, enc.patch_size)).to(getattr(dl, 'device', None) or first(enc.parameters()).device).eval()
     feats, ys = zip(*[(m(xb).float().cpu().as_subclass(Tensor), yb.cpu().as_subclass(Tensor)) for xb, yb in dl])
     return torch.cat(feats), torch.cat(ys)
 
@@ -114,19 +115,45 @@ def _features(dls, encoder, patch_size):
     return embed(enc, trn, patch_size), embed(enc, dls.valid, patch_size)
 
 # %% ../nbs/05_finetune.ipynb #0981520b
+def _n_classes(*ys) -> int: return int(max(y.max() for y in ys)) + 1
+
+def knn_score(train:tuple, # (features `[N, D]`, targets `[N]`) that vote
+              valid:tuple, # (features, targets) to classify
+              k:int=20, # neighbours that vote
+             ) -> float:
+    "Accuracy on `valid` of a k-nearest-neighbour vote (cosine similarity) among the `train` features"
+    (xt, yt), (xv, yv) = train, valid
+    xt, xv = F.normalize(xt, dim=1), F.normalize(xv, dim=1)
+    k, c = min(k, len(xt)), _n_classes(yt, yv)
+    preds = torch.cat([F.one_hot(yt[(b @ xt.T).topk(k).indices], c).sum(1).argmax(1) for b in xv.split(1024)])
+    return (preds == yv).float().mean().item()
+
 def knn_accuracy(dls:DataLoaders, # labelled image DataLoaders
                  encoder, # anything `cpc_classifier` accepts as an encoder
                  k:int=20, # neighbours that vote
                  patch_size:int|None=None,
                 ) -> float:
     "Validation accuracy of a k-nearest-neighbour vote (cosine similarity) on mean-pooled latents"
-    (xt, yt), (xv, yv) = _features(dls, encoder, patch_size)
-    xt, xv = F.normalize(xt, dim=1), F.normalize(xv, dim=1)
-    k = min(k, len(xt))
-    preds = torch.cat([F.one_hot(yt[(c @ xt.T).topk(k).indices], dls.c).sum(1).argmax(1) for c in xv.split(1024)])
-    return (preds == yv).float().mean().item()
+    return knn_score(*_features(dls, encoder, patch_size), k=k)
 
 # %% ../nbs/05_finetune.ipynb #3a277e91
+def linear_score(train:tuple, # (features `[N, D]`, targets `[N]`) to fit
+                 valid:tuple, # (features, targets) to score
+                 epochs:int=20, # passes over the features
+                 lr:float=3e-3, # peak learning rate of the one-cycle schedule
+                 bs:int=256, # batch size of the features
+                 device=None, # where to train the classifier
+                ) -> float:
+    "Accuracy on `valid` of a linear classifier trained on the standardised `train` features"
+    (xt, yt), (xv, yv) = train, valid
+    mean, std = xt.mean(0), xt.std(0) + 1e-6
+    fdls = DataLoaders(DataLoader(list(zip((xt-mean)/std, yt)), bs=bs, shuffle=True),
+                       DataLoader(list(zip((xv-mean)/std, yv)), bs=bs), device=device)
+    learn = Learner(fdls, nn.Linear(xt.shape[1], _n_classes(yt, yv)), loss_func=CrossEntropyLossFlat(), metrics=accuracy)
+    with learn.no_bar(), learn.no_logging():
+        learn.fit_one_cycle(epochs, lr)
+        return learn.validate()[1]
+
 def linear_probe(dls:DataLoaders, # labelled image DataLoaders
                  encoder, # anything `cpc_classifier` accepts as an encoder
                  epochs:int=20, # passes over the features
@@ -135,14 +162,7 @@ def linear_probe(dls:DataLoaders, # labelled image DataLoaders
                  patch_size:int|None=None,
                 ) -> float:
     "Validation accuracy of a linear classifier trained on the frozen encoder's mean-pooled latents"
-    (xt, yt), (xv, yv) = _features(dls, encoder, patch_size)
-    mean, std = xt.mean(0), xt.std(0) + 1e-6
-    fdls = DataLoaders(DataLoader(list(zip((xt-mean)/std, yt)), bs=bs, shuffle=True),
-                       DataLoader(list(zip((xv-mean)/std, yv)), bs=bs), device=dls.device)
-    learn = Learner(fdls, nn.Linear(xt.shape[1], dls.c), loss_func=CrossEntropyLossFlat(), metrics=accuracy)
-    with learn.no_bar(), learn.no_logging():
-        learn.fit_one_cycle(epochs, lr)
-        return learn.validate()[1]
+    return linear_score(*_features(dls, encoder, patch_size), epochs=epochs, lr=lr, bs=bs, device=dls.device)
 
 # %% ../nbs/05_finetune.ipynb #7166cd05
 def embedding_2d(feats:Tensor, # features `[N, D]`

@@ -34,19 +34,20 @@ def _image_size(dls) -> int|None:
 def cpc_learner(dls:DataLoaders, # unlabelled patch DataLoaders, from `cpc_dls`
                 arch:str='tiny', # encoder preset, a key of `cpc_presets`
                 offsets:tuple=(3,), # rows ahead to predict
-                n_dirs:int=4, # prediction directions, 1 to 4
+                n_dirs:int=2, # prediction directions, 1 to 4
                 target_dim:int=64, # size of targets and predictions
-                context_dim:int=256, # bottleneck width of the context network
-                context_blocks:int=5, # blocks of the context network
+                context_dim:int|None=None, # bottleneck width of the context network; `None`: half the encoder's latent size
+                context_blocks:int=2, # blocks of the context network
                 share_context:bool=True, # one context network for all directions
                 scale:float=1., # multiplier of the InfoNCE logits
+                temperature:float|None=None, # score cosine similarities divided by this (`CPCLoss`); `None`: dot products
                 chunk:int|None=None, # score this many predictions per direction at a time (`CPCLoss`): memory linear in the batch
                 checkpoint:bool=False, # recompute the encoder's activations in backward (`CPCEncoder`): less memory, one more forward
                 metrics=None, # defaults to `ContrastiveAccuracy()`
                 **kwargs) -> Learner:
     "A `Learner` that pre-trains a CPC v2 model on the patch batches of `dls`"
     patches = _patches_tfm(dls)
-    loss = CPCLoss(offsets, scale, chunk)
+    loss = CPCLoss(offsets, scale, chunk, temperature)
     if (size := _image_size(dls)) is not None: loss.check_grid(grid_size(size, patches.patch_size))
     model = create_cpc_model(arch, offsets=offsets, n_dirs=n_dirs, target_dim=target_dim, context_dim=context_dim,
                              context_blocks=context_blocks, share_context=share_context)

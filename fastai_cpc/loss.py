@@ -32,9 +32,10 @@ def _score(preds:Tensor, # `[n_dirs, c, E]` flattened predictions
            targets:Tensor, # `[n_dirs, E, N]` every patch's target
            labels:Tensor, # `[n_dirs*c]` index of each prediction's positive
            scale:float) -> tuple: # (sum of the cross-entropies, number of correct top-1 picks)
-    "Logits of `preds` against every target, in one batched matrix product, and what they score"
-    logits = (preds @ targets * scale).flatten(0, 1)
-    return F.cross_entropy(logits.float(), labels, reduction='sum'), (logits.argmax(1) == labels).sum()
+    "Logits of `preds` against every target, in one batched fp32 matrix product (also under autocast), and what they score"
+    with torch.autocast(preds.device.type, enabled=False): # bf16 logits lose the differences the softmax needs
+        logits = (preds.float() @ targets.float() * scale).flatten(0, 1)
+        return F.cross_entropy(logits, labels, reduction='sum'), (logits.argmax(1) == labels).sum()
 
 class CPCLoss(Module):
     "InfoNCE of CPC v2: every patch in the batch is a negative, one batched matrix product per offset (or per chunk of predictions)"
@@ -42,9 +43,11 @@ class CPCLoss(Module):
                  offsets:tuple=(3,), # rows ahead that the model predicts, in the order of its prediction heads
                  scale:float=1., # multiplier of the logits (the paper's pseudo-code uses 0.1)
                  chunk:int|None=None, # score this many predictions per direction at a time, recomputing their logits in backward; `None`: all at once
+                 temperature:float|None=None, # score cosine similarities divided by this (L2-normalised vectors, as SimCLR); `None`: dot products times `scale`
                 ):
         if chunk is not None and chunk < 1: raise ValueError(f"chunk must be a positive number of predictions, or None, got {chunk}")
-        self.offsets, self.scale, self.chunk = tuple(offsets), scale, chunk
+        if temperature is not None and temperature <= 0: raise ValueError(f"temperature must be positive, or None for dot products, got {temperature}")
+        self.offsets, self.scale, self.chunk, self.temperature = tuple(offsets), scale, chunk, temperature
         self.accuracy = None
 
     def check_grid(self, grid:int):
@@ -68,6 +71,8 @@ class CPCLoss(Module):
         n_dirs, B, n_off, E, G, _ = preds.shape
         if n_off != len(self.offsets): raise ValueError(f"the model predicts {n_off} offsets but the loss expects {len(self.offsets)}: {self.offsets}")
         self.check_grid(G)
+        if self.temperature is not None: # cosine similarity / temperature (times `scale`, as always)
+            preds, targets = F.normalize(preds, dim=3), F.normalize(targets, dim=2) / self.temperature
         t = _flat(targets).transpose(1, 2)                        # [n_dirs, E, B*G*G]
         losses, correct, total = [], 0, 0
         for i, k in enumerate(self.offsets):

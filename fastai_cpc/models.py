@@ -166,10 +166,10 @@ class CPCModel(Module):
     def __init__(self,
                  encoder:CPCEncoder, # encodes each patch to `encoder.dim` numbers
                  offsets:tuple=(3,), # rows ahead to predict; offsets 1 and 2 still overlap the source patch
-                 n_dirs:int=4, # prediction directions, 1 to 4: from above, below, left, right
+                 n_dirs:int=2, # prediction directions, 1 to 4: from above, below, left, right
                  target_dim:int=64, # size E of targets and predictions
-                 context_dim:int=256, # bottleneck width of the context blocks
-                 context_blocks:int=5, # number of context blocks
+                 context_dim:int|None=None, # bottleneck width of the context blocks; `None`: half the encoder's latent size
+                 context_blocks:int=2, # number of context blocks
                  share_context:bool=True, # one context network for all directions, or one each
                 ):
         if not 1 <= n_dirs <= 4: raise ValueError(f"n_dirs must be 1, 2, 3 or 4, got {n_dirs}")
@@ -177,6 +177,7 @@ class CPCModel(Module):
         self.encoder, self.offsets, self.n_dirs, self.target_dim = encoder, tuple(offsets), n_dirs, target_dim
         n_ctx = 1 if share_context else n_dirs
         dim = encoder.dim
+        context_dim = ifnone(context_dim, dim // 2)
         self.contexts = nn.ModuleList(PixelCNNContext(dim, context_dim, context_blocks) for _ in range(n_ctx))
         self.predictors = nn.ModuleList(MatmulConv2d(dim, target_dim*len(offsets), 1) for _ in range(n_ctx))
         self.target_head = MatmulConv2d(dim, target_dim, 1)

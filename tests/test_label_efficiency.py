@@ -60,6 +60,10 @@ def test_readme_shows_committed_results():
             for row in [l for l in md.read_text().splitlines() if l.startswith('| ')]: assert row in readme, f"{md.name}: {row}"
             continue
         assert '## Results' in readme
+        if md.name.startswith('pretrain-'):  # benchmarks/pretrain_efficiency.py: every table row, and its plot
+            for row in [l for l in md.read_text().splitlines() if l.startswith('| ')]: assert row in readme, f"{md.name}: {row}"
+            assert f"benchmarks/results/{md.stem}.png" in readme
+            continue
         rows = [l for l in md.read_text().splitlines() if l.startswith('| ') and '%' in l.split('|')[1]]
         assert rows, md
         for row in rows: assert row in readme, f"{md.name}: {row}"

@@ -1,0 +1,239 @@
+"""Pre-training efficiency: what a fixed budget of compute buys, measured by what the frozen encoder knows.
+
+    python benchmarks/pretrain_efficiency.py --data imagenette --minutes 30 --variants default,ctx64,ctx64-cos
+    python benchmarks/pretrain_efficiency.py --data cifar10 --minutes 30 --variants default
+    python benchmarks/pretrain_efficiency.py --profile gpu --data imagenette --minutes 5     # one GPU, the `gpu` run size
+
+Each variant pre-trains a CPC model on every training image of the data set (labels unused; validation images never
+seen) for the same budget of compute. On a CPU the budget is the process's CPU time (`time.process_time()`, every
+thread: `--minutes 30` on 2 threads is 60 CPU-minutes), so a shared machine's drifting speed does not change what a
+variant gets; on a GPU it is the synchronised wall time of the training steps. Data loading is counted too: on a CPU
+it runs in the process (`num_workers=0`); on a GPU the images are decoded once onto it (`cpc_device_dls`, as the `gpu`
+run size does) and every batch is cut and augmented there. The one-cycle schedule follows the fraction of the budget used.
+
+At every `--every` minutes of the budget, and at its end, the run stops the clock and records the training loss, the
+contrastive top-1 accuracy on validation images, and the frozen encoder's kNN and linear-probe accuracy: features of a
+fixed labelled probe set (`--per-class` training images per class) against every validation image. A randomly
+initialised encoder of the same preset gives the floor. A sanity check first trains each variant on one fixed,
+un-augmented batch: the loss must fall far below chance (ln of the candidates).
+
+Writes benchmarks/results/pretrain-<profile>-<dataset>.md/.json/.png (command, device, versions, commit and date) and
+caches each variant's final encoder in models/pretrain/. This is a benchmark, not a test: it measures and reports.
+"""
+from __future__ import annotations
+import json, math, platform, subprocess, sys, time, warnings
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
+from fastcore.script import call_parse
+from fastai.vision.all import *
+import fastai, fastai_cpc
+from fastai_cpc.all import *
+from fastai_cpc.cli import resolve_data, presets as run_sizes
+import datetime as dt  # after the star imports, which bind `datetime` to the class
+
+here = Path(__file__).resolve().parent
+# What every variant shares in a profile: image and patch size, encoder preset, precision, data path
+profiles = {'cpu': dict(size=32, patch_size=8, arch='tiny', bf16=False, device='cpu', on_device=False),
+            'gpu': dict(size=64, patch_size=16, arch='small', bf16=True, device='cuda', on_device=True)}
+# The variants of the study: pre-training settings, each a change from `cpc_learner`'s defaults.
+# 'default' is what `cpc_learner` and the `fastai-cpc` run sizes use now, read from the library itself.
+VARIANTS = {
+    'paper':      dict(bs=64, lr=5e-4, n_dirs=4, context_dim=256, context_blocks=5),  # the defaults before this study
+    'ctx64':      dict(bs=32, lr=5e-4, n_dirs=2, context_dim=64, context_blocks=2),    # the context network sized to `tiny`
+    'ctx64-lr1e-3': dict(bs=32, lr=1e-3, n_dirs=2, context_dim=64, context_blocks=2),
+    'ctx64-bs64': dict(bs=64, lr=1e-3, n_dirs=2, context_dim=64, context_blocks=2),  # twice the negatives, half the steps
+    'ctx64-1dir': dict(bs=32, lr=5e-4, n_dirs=1, context_dim=64, context_blocks=2),  # one direction: cheaper steps
+    'ctx64-1dir-lr1e-3': dict(bs=32, lr=1e-3, n_dirs=1, context_dim=64, context_blocks=2),
+    'ctx64-lr2e-3': dict(bs=32, lr=2e-3, n_dirs=2, context_dim=64, context_blocks=2),
+    'ctx64-cos':  dict(bs=32, lr=5e-4, n_dirs=2, context_dim=64, context_blocks=2, temperature=0.1),
+    'ctx64-cos-lr2e-3': dict(bs=32, lr=2e-3, n_dirs=2, context_dim=64, context_blocks=2, temperature=0.1),
+    'ctx64-cos-off234': dict(bs=32, lr=5e-4, n_dirs=2, context_dim=64, context_blocks=2, temperature=0.1, offsets=(2, 3, 4)),
+    'ctx64-cos-bs64': dict(bs=64, lr=1e-3, n_dirs=2, context_dim=64, context_blocks=2, temperature=0.1),
+    'ctx64-cos-mildaug': dict(bs=32, lr=5e-4, n_dirs=2, context_dim=64, context_blocks=2, temperature=0.1, aug='mild'),
+}
+_learner_args = ('offsets', 'n_dirs', 'target_dim', 'context_dim', 'context_blocks', 'temperature')
+
+def default_variant(profile:str) -> dict:
+    "The settings `cpc_learner` and the `fastai-cpc` run size of `profile` use today"
+    sig = inspect.signature(cpc_learner).parameters
+    r = run_sizes[profile]
+    return dict({k: sig[k].default for k in _learner_args if k in sig}, bs=r['bs'], lr=r['lr'], n_dirs=r['n_dirs'])
+
+def augmentation(name:str|None) -> PatchAugment|None:
+    "Per-patch augmentation of a variant: the default, or 'mild' (no colour dropping, half the jitter)"
+    if name in (None, 'default'): return None
+    if name == 'mild': return PatchAugment(p_drop=0., p_grey=0.1, brightness=0.2, contrast=0.2, saturation=0.2, jitter=0.1)
+    raise ValueError(f"unknown augmentation {name!r}: use 'default' or 'mild'")
+
+class ComputeBudget(Callback):
+    "Stop `fit` once `clock` has run `stop_at` seconds of training; the schedules follow the fraction of `total` used"
+    order = 50 # after TrainEvalCallback moves pct_train, before ParamScheduler reads it
+    def __init__(self, clock, total:float):
+        self.clock, self.total, self.used, self.stop_at, self.losses, self.steps, self.images = clock, total, 0., total, [], 0, 0
+    def before_train(self): self.t0 = self.clock()
+    def before_batch(self):
+        if self.training: self.learn.pct_train = min(self.used / self.total, 1.)
+    def after_batch(self):
+        if not self.training: return
+        t = self.clock(); self.used += t - self.t0; self.t0 = t
+        self.losses.append(self.learn.loss.item()); self.steps += 1; self.images += find_bs(self.learn.xb)
+        if self.used >= self.stop_at: raise CancelFitException
+    def before_validate(self): raise CancelValidException # validation is measured at the points, off the clock
+
+def _clock(device:str):
+    "The budget's clock: CPU seconds of this process (all threads) on a CPU, synchronised wall seconds on a GPU"
+    if device == 'cuda': return lambda: (torch.cuda.synchronize(), time.perf_counter())[1]
+    return time.process_time
+
+def probe_set(path:Path, per_class:int, size:int, device:str) -> tuple:
+    "The fixed labelled probe set: `per_class` training images per class and every validation image, as batches of tensors"
+    n_classes = len([d for d in (path/'train').iterdir() if d.is_dir()])
+    dls = subset_dls(path, n_per_class=per_class, size=size, bs=min(256, n_classes * per_class), num_workers=0, device=device)
+    trn = dls.test_dl(dls.train_ds.items, with_labels=True, bs=256)
+    grab = lambda dl: [(xb.as_subclass(Tensor), yb.as_subclass(Tensor)) for xb, yb in dl]
+    return grab(trn), grab(dls.valid)
+
+def probe(encoder, batches:tuple, patch_size:int) -> dict:
+    "kNN (k=20) and linear-probe accuracy of a frozen encoder on the probe set"
+    train, valid = (embed(encoder, b, patch_size) for b in batches)
+    return dict(knn=knn_score(train, valid, k=20), linear=linear_score(train, valid, epochs=20, device=batches[0][0][0].device))
+
+def sanity(c:dict, v:dict, xb:Tensor, steps:int) -> dict:
+    "Train a fresh model of the variant on one fixed, un-augmented batch: the loss must fall far below chance"
+    set_seed(0)
+    model = create_cpc_model(c['arch'], **{k: v[k] for k in _learner_args if k in v and k != 'temperature'}).to(xb.device)
+    lf = CPCLoss(v.get('offsets', (3,)), temperature=v.get('temperature'))
+    opt = torch.optim.Adam(model.parameters(), v['lr'])
+    losses = []
+    for _ in range(steps):
+        with torch.autocast(xb.device.type, torch.bfloat16, enabled=c['bf16']): loss = lf(model(xb))
+        loss.backward(); opt.step(); opt.zero_grad(); losses.append(loss.item())
+    B, G = xb.shape[:2]
+    return dict(steps=steps, chance=math.log(B*G*G), first=losses[0], last=float(np.mean(losses[-10:])), accuracy=lf.accuracy.item())
+
+def pretrain(name:str, v:dict, c:dict, path:Path, minutes:float, every:float, probes:tuple, val_files:L, out:Path, on_point=noop) -> dict:
+    "Pre-train one variant for the budget, recording a point every `every` minutes"
+    set_seed(0)
+    kw = dict(size=c['size'], patch_size=c['patch_size'], bs=v['bs'], aug=augmentation(v.get('aug')), device=c['device'])
+    # on a GPU the images are decoded once onto it (`cpc_device_dls`), as the `gpu` run size does; on a CPU fastai's path, in-process
+    dls = cpc_device_dls(path/'train', valid_pct=0.001, **kw) if c['on_device'] else cpc_dls(path/'train', valid_pct=0.001, num_workers=0, **kw)
+    learn = cpc_learner(dls, arch=c['arch'], **{k: v[k] for k in _learner_args if k in v})
+    if c['bf16']: learn.to_bf16()
+    vkw = dict(kw, bs=max(1, min(v['bs'], len(val_files) // 2)))
+    vdl = cpc_dls(val_files, num_workers=0, **vkw).test_dl(val_files, bs=v['bs']) # un-augmented validation patches, on either path
+    clock, scale = _clock(c['device']), 60 * (1 if c['device'] == 'cuda' else torch.get_num_threads())
+    budget = ComputeBudget(clock, minutes * scale)
+    points, wall0 = [], time.perf_counter()
+    for stop in sorted(set([*np.arange(every, minutes, every), minutes])):
+        budget.stop_at = stop * scale
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(10**6, v['lr'], cbs=budget)
+        with learn.no_bar(): val_loss, cpc_acc = learn.validate(dl=vdl)
+        p = dict(minutes=budget.used / scale, wall_minutes=(time.perf_counter() - wall0) / 60, steps=budget.steps, images=budget.images,
+                 train_loss=float(np.mean(budget.losses[-50:])), valid_loss=float(val_loss), cpc_accuracy=float(cpc_acc),
+                 **probe(learn.model.encoder, probes, c['patch_size']))
+        points.append(p)
+        on_point(dict(settings=v, points=points, n_train=len(dls.train_ds), chance=math.log(v['bs'] * grid_size(c['size'], c['patch_size'])**2)))
+        print(f"  {name} @ {p['minutes']:.1f} min ({p['steps']} steps, {p['images']/len(dls.train_ds):.1f} epochs): loss {p['train_loss']:.3f}, "
+              f"cpc acc {p['cpc_accuracy']:.3f}, kNN {p['knn']:.3f}, linear {p['linear']:.3f}", flush=True)
+    enc_file = save_encoder(learn, out/f"{name}.pth")
+    return dict(settings=v, points=points, encoder_file=str(enc_file), n_train=len(dls.train_ds), chance=math.log(v['bs'] * grid_size(c['size'], c['patch_size'])**2))
+
+def meta(profile:str) -> dict:
+    def git(*a): return subprocess.run(['git', *a], cwd=here.parent, capture_output=True, text=True).stdout.strip()
+    dev = torch.cuda.get_device_name() if profiles[profile]['device'] == 'cuda' else f'CPU: {platform.machine()}, {torch.get_num_threads()} threads'
+    return dict(command='python benchmarks/pretrain_efficiency.py ' + ' '.join(sys.argv[1:]), device=dev,
+                versions=f"python {platform.python_version()}, torch {torch.__version__}, fastai {fastai.__version__}, fastai_cpc {fastai_cpc.__version__}",
+                commit=git('rev-parse', 'HEAD') + (' (with uncommitted changes)' if git('status', '--porcelain', '--untracked-files=no') else ''),
+                date=dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))
+
+def report(res:dict) -> str:
+    m, c = res['meta'], res['profile_settings']
+    budget = 'CPU time of the process, all threads' if c['device'] == 'cpu' else 'synchronised wall time of the training steps'
+    lines = [f"# Pre-training efficiency, `{res['profile']}` profile, {res['dataset']}", '',
+             *[f"- {k}: `{v}`" if k in ('command', 'commit') else f"- {k}: {v}" for k, v in m.items()],
+             f"- data: {res['n_train']} training images (all of them, labels unused), {c['size']} px, {c['patch_size']} px patches, encoder `{c['arch']}`{', bf16' if c['bf16'] else ''}",
+             f"- budget: {res['minutes']} minutes per variant ({budget}, divided by the threads on a CPU), one-cycle schedule over the budget",
+             f"- probes: frozen encoder, mean-pooled latents; {res['per_class']} training images per class against all {res['n_valid']} validation images; "
+             "kNN: k=20 cosine vote; linear: `linear_score`, 20 epochs one-cycle at 3e-3 on standardised features; "
+             f"contrastive accuracy on {res['n_valid_cpc']} validation images, un-augmented",
+             f"- the variant with today's defaults (`cpc_learner` and the `fastai-cpc` run size `{res['profile']}`): `{res['default_variant']}`", '',
+             '| variant | settings | minutes | epochs | train loss (chance) | contrastive acc. | kNN | linear | kNN - random | linear - random |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    r = res['random']
+    for name, v in res['variants'].items():
+        s = ', '.join(f"{k}={v2}" for k, v2 in v['settings'].items())
+        for p in v['points']:
+            lines.append(f"| {name} | {s} | {p['minutes']:.1f} | {p['images']/v['n_train']:.1f} | {p['train_loss']:.3f} ({v['chance']:.2f}) | {p['cpc_accuracy']:.3f} | "
+                         f"{p['knn']:.3f} | {p['linear']:.3f} | {p['knn']-r['knn']:+.3f} | {p['linear']-r['linear']:+.3f} |")
+            s = ''
+    lines += ['', f"Random encoder (same preset, untrained): kNN {r['knn']:.3f}, linear {r['linear']:.3f}."]
+    if not res['sanity']: return '\n'.join(lines) + '\n'
+    lines += ['', f"Sanity check, one fixed un-augmented batch of {res['sanity_bs']} images, each variant's optimiser and learning rate:", '',
+              '| variant | steps | chance ln(B G²) | first loss | last loss | contrastive acc. |', '|---|---|---|---|---|---|']
+    lines += [f"| {n} | {s['steps']} | {s['chance']:.2f} | {s['first']:.3f} | {s['last']:.3f} | {s['accuracy']:.3f} |" for n, s in res['sanity'].items()]
+    return '\n'.join(lines) + '\n'
+
+def plot(res:dict, fname:Path):
+    fig, axs = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key in zip(axs, ('linear', 'knn')):
+        for name, v in res['variants'].items():
+            ax.plot([0] + [p['minutes'] for p in v['points']], [res['random'][key]] + [p[key] for p in v['points']], 'o-', label=name,
+                    lw=3 if name == res['default_variant'] else 1.5)
+        ax.axhline(res['random'][key], color='grey', ls='--', label='random encoder')
+        ax.set(xlabel='minutes of pre-training (compute budget)', ylabel=f'{key} accuracy', title=f"{res['dataset']}: frozen-encoder {key} probe")
+        ax.grid(alpha=.3)
+    axs[0].legend(fontsize='small')
+    fig.tight_layout(); fig.savefig(fname, dpi=90); plt.close(fig)
+
+def _valid_name(path:Path) -> str: return first(n for n in ('val', 'valid', 'test') if (path/n).is_dir())
+
+def _write(res:dict, out:Path, stem:str):
+    out.mkdir(parents=True, exist_ok=True)
+    (out/f'{stem}.json').write_text(json.dumps(res, indent=1, default=str))
+    (out/f'{stem}.md').write_text(report(res))
+    plot(res, out/f'{stem}.png')
+
+@call_parse
+def main(data:str='imagenette', # data set name (imagenette, imagenette-96, cifar10, ...) or a folder with train/ and val/
+         variants:str='default', # comma-separated variants to run (see `VARIANTS` in this file), or 'all'
+         minutes:float=30., # compute budget per variant, in minutes on this machine's threads (CPU) or GPU wall minutes
+         every:float=5., # record a point every this many minutes of the budget
+         profile:str='cpu', # 'cpu' or 'gpu': image size, encoder and precision
+         per_class:int=100, # labelled probe images per class, from the training split
+         n_valid_cpc:int=500, # validation images for the contrastive accuracy
+         sanity_steps:int=200, # steps of the one-batch sanity check (0 to skip)
+         out:str=str(here/'results'), # folder of the results files
+         tag:str='', # suffix of the results files
+        ):
+    "Pre-train each variant for the same compute budget and record what its frozen encoder knows along the way"
+    if profile not in profiles: sys.exit(f"unknown profile {profile!r}: use one of {', '.join(profiles)}")
+    c = profiles[profile]
+    if c['device'] == 'cuda' and not torch.cuda.is_available(): sys.exit("--profile gpu needs a CUDA GPU; none is visible here")
+    table = dict(VARIANTS, default=default_variant(profile))
+    names = list(table) if variants == 'all' else variants.split(',')
+    if unknown := [n for n in names if n not in table]: sys.exit(f"unknown variant(s) {unknown}: choose from {', '.join(table)}")
+    if minutes <= 0 or every <= 0: sys.exit("--minutes and --every must be positive")
+    path = resolve_data(data)
+    dname = data if not Path(data).exists() else Path(data).name
+    cache = Path('models')/'pretrain'/f"{profile}-{dname}-{minutes:g}min"; cache.mkdir(parents=True, exist_ok=True)
+    probes = probe_set(path, per_class, c['size'], c['device'])
+    val_files = get_image_files(path/_valid_name(path))
+    val_files = val_files[np.random.default_rng(0).permutation(len(val_files))[:n_valid_cpc]]
+    set_seed(0)
+    res = dict(meta=meta(profile), profile=profile, profile_settings=c, dataset=dname, minutes=minutes, per_class=per_class,
+               n_valid=sum(len(y) for _, y in probes[1]), n_valid_cpc=len(val_files), default_variant=first(n for n in names if table[n] == table['default']),
+               random=probe(cpc_encoder(c['arch']).to(c['device']), probes, c['patch_size']), variants={}, sanity={})
+    print(f"random encoder: kNN {res['random']['knn']:.3f}, linear {res['random']['linear']:.3f}", flush=True)
+    if sanity_steps:
+        xb = cpc_dls(path/'train', size=c['size'], patch_size=c['patch_size'], bs=32, augment=False, num_workers=0, device=c['device']).valid.one_batch()[0]
+        res['sanity_bs'] = len(xb)
+        for n in names:
+            res['sanity'][n] = sanity(c, table[n], xb.as_subclass(Tensor), sanity_steps)
+            print(f"sanity {n}: loss {res['sanity'][n]['first']:.3f} -> {res['sanity'][n]['last']:.3f} (chance {res['sanity'][n]['chance']:.3f})", flush=True)
+    stem = f"pretrain-{'' if profile == 'cpu' else profile + '-'}{dname}{tag}"
+    for n in names:
+        def on_point(v, n=n): # after every point: an interrupted study keeps what it measured
+            res['variants'][n], res['n_train'] = v, v['n_train']
+            _write(res, Path(out), stem)
+        res['variants'][n] = pretrain(n, table[n], c, path, minutes, every, probes, val_files, cache, on_point)
+        _write(res, Path(out), stem)
+    print(f"wrote {Path(out)}/{stem}.md, .json and .png")

@@ -1,0 +1,67 @@
+"""benchmarks/pretrain_efficiency.py: the compute budget stops training where it should and drives the schedule, and a
+tiny run writes well-formed files. This checks the benchmark; it does not time anything."""
+import importlib.util, json, subprocess, sys
+from pathlib import Path
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).parents[1]
+SCRIPT = ROOT/'benchmarks'/'pretrain_efficiency.py'
+
+def _module():
+    spec = importlib.util.spec_from_file_location('pretrain_efficiency', SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    argv, sys.argv = sys.argv, ['pretrain_efficiency']  # `call_parse` only runs `main` under __main__
+    try: spec.loader.exec_module(mod)
+    finally: sys.argv = argv
+    return mod
+
+def test_budget_stops_fit_and_drives_the_schedule():
+    from fastai.test_utils import synth_learner
+    from fastai.callback.core import Callback
+    mod = _module()
+    ticks = iter(range(10**6))
+    budget = mod.ComputeBudget(lambda: float(next(ticks)), total=20.)  # each clock reading is one second later
+    seen = []
+    class Spy(Callback):
+        order = 55  # after the budget sets pct_train, before the scheduler reads it
+        def before_batch(self):
+            if self.training: seen.append(self.learn.pct_train)
+    learn = synth_learner(n_trn=3)  # 3 batches an epoch: segments cross epoch ends
+    budget.stop_at = 8.
+    learn.fit_one_cycle(1000, 1e-2, cbs=[budget, Spy()])
+    # one clock second per batch (the readings between epochs are not training): 8 steps, the schedule at used/total before each
+    assert budget.used == 8. and budget.steps == 8 and seen == [i / 20 for i in range(8)]
+    budget.stop_at = 20.
+    learn.fit_one_cycle(1000, 1e-2, cbs=[budget, Spy()])  # the next segment continues the same budget and schedule
+    assert budget.used == 20. and budget.steps == 20 and seen == [i / 20 for i in range(20)]
+
+def _folder(root: Path, n_train=40, n_valid=10, size=24):
+    rng = np.random.default_rng(0)
+    for split, n in (('train', n_train), ('val', n_valid)):
+        for c, tint in (('a', (200, 40, 40)), ('b', (40, 40, 200))):
+            d = root/split/c; d.mkdir(parents=True)
+            for i in range(n):
+                px = (rng.integers(0, 80, (size, size, 3)) + np.array(tint)).clip(0, 255).astype('uint8')
+                Image.fromarray(px).save(d/f'{i}.png')
+    return root
+
+def test_runs_end_to_end(tmp_path):
+    data = _folder(tmp_path/'data')
+    cmd = [sys.executable, str(SCRIPT), '--data', str(data), '--variants', 'default,ctx64-cos', '--minutes', '0.02', '--every', '0.01',
+           '--per-class', '4', '--n-valid-cpc', '8', '--sanity-steps', '2', '--out', str(tmp_path/'out')]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((tmp_path/'out'/'pretrain-data.json').read_text())
+    assert {'command', 'device', 'versions', 'commit', 'date'} <= set(res['meta'])
+    assert res['default_variant'] in res['variants'] and set(res['random']) == {'knn', 'linear'}
+    for v in res['variants'].values():
+        assert len(v['points']) == 2 and Path(tmp_path, v['encoder_file']).exists()
+        for p in v['points']:
+            assert {'minutes', 'train_loss', 'cpc_accuracy', 'knn', 'linear'} <= set(p)
+            assert 0 <= p['knn'] <= 1 and 0 <= p['linear'] <= 1 and 0 <= p['cpc_accuracy'] <= 1
+        assert [p['minutes'] for p in v['points']] == sorted(p['minutes'] for p in v['points'])
+        assert v['points'][-1]['minutes'] >= 0.02
+    assert set(res['sanity']) == {'default', 'ctx64-cos'}
+    md = (tmp_path/'out'/'pretrain-data.md').read_text()
+    assert 'ctx64-cos' in md and '- commit:' in md and (tmp_path/'out'/'pretrain-data.png').stat().st_size > 1000
