@@ -1,27 +1,20 @@
 """benchmarks/pretrain_efficiency.py: the compute budget stops training where it should and drives the schedule, and a
 tiny run writes well-formed files. This checks the benchmark; it does not time anything."""
-import importlib.util, json, subprocess, sys
+import json, subprocess, sys
 from pathlib import Path
 import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).parents[1]
 SCRIPT = ROOT/'benchmarks'/'pretrain_efficiency.py'
-
-def _module():
-    spec = importlib.util.spec_from_file_location('pretrain_efficiency', SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    argv, sys.argv = sys.argv, ['pretrain_efficiency']  # `call_parse` only runs `main` under __main__
-    try: spec.loader.exec_module(mod)
-    finally: sys.argv = argv
-    return mod
+sys.path.insert(0, str(ROOT/'benchmarks'))
+import pretrain_efficiency  # `call_parse` runs `main` only when the script is run, not imported
 
 def test_budget_stops_fit_and_drives_the_schedule():
     from fastai.test_utils import synth_learner
     from fastai.callback.core import Callback
-    mod = _module()
     ticks = iter(range(10**6))
-    budget = mod.ComputeBudget(lambda: float(next(ticks)), total=20.)  # each clock reading is one second later
+    budget = pretrain_efficiency.ComputeBudget(lambda: float(next(ticks)), total=20.)  # each clock reading is one second later
     seen = []
     class Spy(Callback):
         order = 55  # after the budget sets pct_train, before the scheduler reads it
