@@ -123,6 +123,7 @@ def pretrain(name:str, v:dict, c:dict, path:Path, minutes:float, every:float, pr
     clock, scale = _clock(c['device']), 60 * (1 if c['device'] == 'cuda' else torch.get_num_threads())
     budget = ComputeBudget(clock, minutes * scale)
     points, wall0 = [], time.perf_counter()
+    summary = dict(settings=v, n_train=len(dls.train_ds), chance=math.log(v['bs'] * grid_size(c['size'], c['patch_size'])**2))
     for stop in sorted(set([*np.arange(every, minutes, every), minutes])):
         budget.stop_at = stop * scale
         with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(10**6, v['lr'], cbs=budget)
@@ -131,11 +132,11 @@ def pretrain(name:str, v:dict, c:dict, path:Path, minutes:float, every:float, pr
                  train_loss=float(np.mean(budget.losses[-50:])), valid_loss=float(val_loss), cpc_accuracy=float(cpc_acc),
                  **probe(learn.model.encoder, probes, c['patch_size']))
         points.append(p)
-        on_point(dict(settings=v, points=points, n_train=len(dls.train_ds), chance=math.log(v['bs'] * grid_size(c['size'], c['patch_size'])**2)))
+        on_point(dict(summary, points=points))
         print(f"  {name} @ {p['minutes']:.1f} min ({p['steps']} steps, {p['images']/len(dls.train_ds):.1f} epochs): loss {p['train_loss']:.3f}, "
               f"cpc acc {p['cpc_accuracy']:.3f}, kNN {p['knn']:.3f}, linear {p['linear']:.3f}", flush=True)
     enc_file = save_encoder(learn, out/f"{name}.pth")
-    return dict(settings=v, points=points, encoder_file=str(enc_file), n_train=len(dls.train_ds), chance=math.log(v['bs'] * grid_size(c['size'], c['patch_size'])**2))
+    return dict(summary, points=points, encoder_file=str(enc_file))
 
 def meta(profile:str) -> dict:
     def git(*a): return subprocess.run(['git', *a], cwd=here.parent, capture_output=True, text=True).stdout.strip()

@@ -165,7 +165,6 @@ def measure_variants(cfg:dict, bs:int, warmup:int, steps:int, names:list) -> dic
         MatmulConv2d.use_matmul = c.get('matmul', True)
         kept[n] = saved_bytes(model, lf, runs[n][-1], c['bf16']) / 2**30
         gc.collect() # the measured forward's graph sits in reference cycles: free it before the next variant's
-        if cfg['device'] == 'cuda': print(f"  {n}: {torch.cuda.memory_allocated() / 2**30:.2f} GiB allocated after its forward", flush=True)
         model.zero_grad(set_to_none=True)
     step = lambda n: train_step(*runs[n][1:], runs[n][0]['bf16'], runs[n][0].get('matmul', True))
     for _ in range(warmup):
@@ -400,7 +399,6 @@ def main():
         # every variant's model, optimiser and input stay on the device together: on a GPU, at a quarter of the largest batch
         res['variants_bs'] = a.variants_bs or (max(1, bs // 4) if cfg['device'] == 'cuda' else bs)
         gc.collect(); torch.cuda.empty_cache()
-        if cfg['device'] == 'cuda': print(f"before the variants: {torch.cuda.memory_allocated() / 2**30:.2f} GiB allocated", flush=True)
         try: res['variants'] = measure_variants(cfg, res['variants_bs'], a.warmup, a.steps, a.variants or default)
         except torch.OutOfMemoryError as e: # keep the other measurements; the report says what ran out
             res['variants_error'] = str(e)[:400]; print(f"variants: {e}", flush=True)

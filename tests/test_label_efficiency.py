@@ -55,14 +55,10 @@ def test_readme_shows_committed_results():
     "Every committed results table is in the README's Results section, row for row"
     readme = (ROOT/'README.md').read_text()
     for md in sorted((ROOT/'benchmarks'/'results').glob('*.md')):
-        if md.name.startswith('throughput-'):  # benchmarks/throughput.py: every table row, in the Speed section
-            assert '## Speed' in readme
+        assert ('## Speed' if md.name.startswith('throughput-') else '## Results') in readme
+        if md.name.startswith(('throughput-', 'pretrain-')):  # throughput.py (Speed), pretrain_efficiency.py (Results, with its plot): every table row
             for row in [l for l in md.read_text().splitlines() if l.startswith('| ')]: assert row in readme, f"{md.name}: {row}"
-            continue
-        assert '## Results' in readme
-        if md.name.startswith('pretrain-'):  # benchmarks/pretrain_efficiency.py: every table row, and its plot
-            for row in [l for l in md.read_text().splitlines() if l.startswith('| ')]: assert row in readme, f"{md.name}: {row}"
-            assert f"benchmarks/results/{md.stem}.png" in readme
+            if md.name.startswith('pretrain-'): assert f"benchmarks/results/{md.stem}.png" in readme
             continue
         rows = [l for l in md.read_text().splitlines() if l.startswith('| ') and '%' in l.split('|')[1]]
         assert rows, md
