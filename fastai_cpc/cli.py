@@ -44,8 +44,8 @@ def resolve_data(data:str) -> Path:
 
 # %% ../nbs/06_cli.ipynb #c7e14409
 presets = {
-    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=3, ft_epochs=3, lr=1e-3, ft_lr=2e-3, n_train=1500, n_valid=500, n_dirs=2, head='linear', on_device=False, bf16=False),
-    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True),
+    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=10, ft_epochs=5, lr=1e-3, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=1000, n_dirs=2, head='linear', on_device=False, bf16=False),
+    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True),
 }
 
 # %% ../nbs/06_cli.ipynb #d836070b
@@ -68,7 +68,7 @@ def _precision(learn:Learner, c:dict) -> Learner:
 
 # %% ../nbs/06_cli.ipynb #41444db9
 def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Path('models'), device=None,
-            **cfg, # overrides of `presets['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, n_train, n_valid, n_dirs, head, on_device, bf16
+            **cfg, # overrides of `presets['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16
            ) -> list:
     "Pre-train, fine-tune on `frac` of the labels, train from scratch on the same subset; one result dict per method"
     c = AttrDict({**presets['cpu'], **cfg})
@@ -86,7 +86,7 @@ def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Pa
         t = time.time()
         learn = _precision(cpc_classifier(dls, encoder, head=c.head, patch_size=c.patch_size), c)
         if name == 'from scratch': learn.fit_one_cycle(c.ft_epochs + 1, c.ft_lr)
-        else: learn.fine_tune(c.ft_epochs, c.ft_lr)
+        else: learn.fine_tune(c.ft_epochs, c.ft_lr, lr_mult=c.lr_mult)
         results.append(dict(method=name, labels=len(dls.train_ds), frac=frac, epochs=c.ft_epochs + 1,
                             accuracy=float(learn.validate()[1]), seconds=time.time() - t))
     return results
@@ -110,7 +110,7 @@ def _fail(e:Exception, debug:bool):
 # %% ../nbs/06_cli.ipynb #08780ee1
 @call_parse
 def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, imagenette-320, imagewoof, cifar10) or a folder with train/ and val/
-         preset:str='gpu', # 'gpu' (defaults sized for one GPU) or 'cpu' (about 7 minutes on a 2-core CPU)
+         preset:str='gpu', # 'gpu' (defaults sized for one GPU) or 'cpu' (about 9 minutes on a 2-core CPU)
          frac:float=0.1, # fraction of the training labels to fine-tune on, in (0, 1]
          size:int=None, # image side in pixels (preset value if not given)
          patch_size:int=None, # patch side in pixels; the grid is 2*size/patch_size - 1 patches a side
@@ -120,6 +120,7 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
          ft_epochs:int=None, # fine-tuning epochs (plus one with the encoder frozen)
          lr:float=None, # pre-training learning rate
          ft_lr:float=None, # fine-tuning learning rate
+         lr_mult:float=None, # the pre-trained encoder trains at ft_lr/lr_mult after the head's epoch (fastai's fine_tune default: 100)
          n_train:int=None, # pre-train on this many training images (all if 0)
          n_valid:int=None, # validate on this many validation images (all if 0)
          seed:int=0, # seed of the subsets and the split
@@ -133,7 +134,7 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
     try:
         if preset not in presets: raise UserError(f"unknown preset {preset!r}: use one of {', '.join(presets)}")
         given = dict(size=size, patch_size=patch_size, arch=arch, bs=bs, epochs=epochs, ft_epochs=ft_epochs, lr=lr,
-                     ft_lr=ft_lr, n_train=n_train, n_valid=n_valid, on_device=on_device, bf16=bf16)
+                     ft_lr=ft_lr, lr_mult=lr_mult, n_train=n_train, n_valid=n_valid, on_device=on_device, bf16=bf16)
         cfg = {**presets[preset], **{k: v for k, v in given.items() if v is not None}}
         for k in ('n_train', 'n_valid'): cfg[k] = cfg[k] or None
         path = resolve_data(data)
