@@ -146,6 +146,7 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
 
 # %% ../nbs/06_cli.ipynb #ea4413b7
 def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool=False, seed:int=0, num_workers=None, device=None,
+                 items=None, # the images to pre-train on; `n_train` of `path/'train'` by default
                  **cfg, # overrides of `presets['cpu']`: size, patch_size, arch, bs, epochs, lr, n_train, n_dirs, on_device, bf16
                 ) -> Path:
     "Pre-train CPC on the training images of `path` with a checkpoint every epoch (continuing the last one with `resume`); returns the encoder file"
@@ -155,7 +156,7 @@ def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool
     if last.exists() and not resume:
         raise UserError(f"{last} holds the checkpoint of an earlier run: pass --resume to continue it, or choose another --out or --name")
     set_seed(seed)
-    items = _subsample(get_image_files(path/'train'), c.n_train, seed)
+    items = L(items) if items is not None else _subsample(get_image_files(path/'train'), c.n_train, seed)
     learn = _precision(cpc_learner(_pretrain_dls(items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, path=out, model_dir='.'), c)
     start = load_checkpoint(learn, last) if resume else 0
     if start >= c.epochs: print(f"{last} is already at epoch {start} of {c.epochs}: nothing left to train")

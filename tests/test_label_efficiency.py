@@ -29,34 +29,42 @@ def test_ft_epochs_same_rule():
     assert ft(2000, 64, 6, 40) == 6    # 32 steps an epoch: the minimum of 6 epochs
     assert ft(5, 64, 1, 1) == 2        # at least two epochs, so `fine_tune` has a frozen and an unfrozen phase
 
-def test_runs_end_to_end(tmp_path):
-    cmd = [sys.executable, str(SCRIPT), '--datasets', 'imagenette', '--out', str(tmp_path), '--fracs', '0.5,1', '--seeds', '2',
-           '--n-pool', '60', '--n-valid', '20', '--pre-epochs', '1', '--min-epochs', '1', '--min-steps', '2',
-           '--size', '16', '--patch-size', '4', '--num-workers', '0']
+def test_runs_end_to_end_and_resumes(tmp_path):
+    cmd = [sys.executable, str(SCRIPT), '--datasets', 'imagenette', '--out', str(tmp_path), '--cache', str(tmp_path/'cache'),
+           '--fracs', '0.5,1', '--seeds', '2', '--n-pool', '60', '--n-valid', '20', '--pre-epochs', '1', '--min-epochs', '1',
+           '--min-steps', '2', '--size', '16', '--patch-size', '4', '--num-workers', '0']
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((tmp_path/'cpu-imagenette.json').read_text())
-    assert {'meta', 'config', 'pretrain', 'lrs', 'probes', 'runs', 'summary'} <= set(res)
+    assert {'meta', 'config', 'pool', 'probes', 'runs', 'summary', 'declared_side'} <= set(res) and res['declared_side'] == 'cpc_finetune'
     assert {'command', 'device', 'versions', 'commit', 'date'} <= set(res['meta'])
-    assert res['config']['n_pool'] == 60 and res['pretrain']['images'] == 60
-    # 0.5 and 1 are above 10%: one seed each, two sides
-    assert sorted((r['side'], r['frac']) for r in res['runs']) == [('cpc', .5), ('cpc', 1.), ('scratch', .5), ('scratch', 1.)]
-    for run in res['runs']:
-        assert 0 <= run['accuracy'] <= 1 and run['epochs'] >= 2 and run['seconds'] >= 0 and math.isfinite(run['lr'])
-    half, full = [r['labels'] for r in res['summary']]
-    assert full == 60 and 20 <= half <= 40
+    assert 50 <= res['pool'] <= 70 and res['n_valid'] == 20  # 60 stratified over 10 classes, rounded per class and list((tmp_path/'cache').glob('*-encoder.pth'))
+    # 0.5 and 1 are above 10%: one seed each, four sides
+    sides = ['cpc_finetune', 'cpc_frozen', 'fastai', 'scratch']
+    assert sorted((r['side'], r['frac']) for r in res['runs']) == sorted((s, f) for s in sides for f in (.5, 1.))
+    for run in res['runs']: assert 0 <= run['accuracy'] <= 1 and run['epochs'] >= 2 and run['seconds'] >= 0
+    half, full = res['summary']
+    assert full['labels'] == res['pool'] and 20 <= half['labels'] <= 40
+    for row in res['summary']:
+        assert all(row[s]['n'] == 1 and 0 <= row[s]['mean'] <= 1 for s in sides)
+        assert set(row['factors']['cpc_finetune']) == {'scratch', 'fastai'}
     md = (tmp_path/'cpu-imagenette.md').read_text()
     assert md.startswith('# Label efficiency') and res['meta']['command'] in md and res['meta']['commit'] in md
     rows = [l for l in md.splitlines() if l.startswith('| 50%') or l.startswith('| 100%')]
-    assert len(rows) == 2 and all(l.count('|') == 7 for l in rows)
+    assert len(rows) == 2 and all(l.count('|') == 10 for l in rows)
     with Image.open(tmp_path/'cpu-imagenette.png') as im: assert im.size[0] > 100 and im.size[1] > 100
+    # the same command again: the cached encoder and the finished runs are reused, nothing is trained again
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    again = json.loads((tmp_path/'cpu-imagenette.json').read_text())
+    assert again['runs'] == res['runs'] and again['probes'] == res['probes'] and '8 runs already done' in r.stdout
 
 def test_readme_shows_committed_results():
     "Every committed results table is in the README's Results section, row for row"
     readme = (ROOT/'README.md').read_text()
     for md in sorted((ROOT/'benchmarks'/'results').glob('*.md')):
         assert ('## Speed' if md.name.startswith('throughput-') else '## Results') in readme
-        if md.name.startswith(('throughput-', 'pretrain-')):  # throughput.py (Speed), pretrain_efficiency.py (Results, with its plot): every table row
+        if md.name.startswith(('throughput-', 'pretrain-', 'finetune-rule-')):  # throughput.py (Speed); pretrain_efficiency.py (Results, with its plot), finetune_rule.py: every table row
             for row in [l for l in md.read_text().splitlines() if l.startswith('| ')]: assert row in readme, f"{md.name}: {row}"
             if md.name.startswith('pretrain-'): assert f"benchmarks/results/{md.stem}.png" in readme
             continue
