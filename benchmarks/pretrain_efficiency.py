@@ -50,6 +50,10 @@ VARIANTS = {
     'ctx64-cos-bs64': dict(bs=64, lr=1e-3, n_dirs=2, context_dim=64, context_blocks=2, temperature=0.1),
     'ctx64-cos-mildaug': dict(bs=32, lr=5e-4, n_dirs=2, context_dim=64, context_blocks=2, temperature=0.1, aug='mild'),
 }
+# Changes from today's defaults, one at a time (the rest of the study's leads): several offsets, milder or ramped
+# per-patch augmentation, weight decay, a flat-then-cosine schedule. Resolution is the profile's: `--size`/`--patch-size`.
+DEFAULT_DELTAS = {'off234': dict(offsets=(2, 3, 4)), 'mildaug': dict(aug='mild'), 'rampaug': dict(aug='ramp'),
+                  'wd0.1': dict(wd=0.1), 'flatcos': dict(sched='flat_cos')}
 _learner_args = ('offsets', 'n_dirs', 'target_dim', 'context_dim', 'context_blocks', 'temperature')
 
 def default_variant(profile:str) -> dict:
@@ -59,10 +63,19 @@ def default_variant(profile:str) -> dict:
     return dict({k: sig[k].default for k in _learner_args if k in sig}, bs=r['bs'], lr=r['lr'], n_dirs=r['n_dirs'])
 
 def augmentation(name:str|None) -> PatchAugment|None:
-    "Per-patch augmentation of a variant: the default, or 'mild' (no colour dropping, half the jitter)"
-    if name in (None, 'default'): return None
+    "Per-patch augmentation of a variant: the default, 'mild' (no colour dropping, half the jitter) or 'ramp' (the default, grown by `AugmentRamp`)"
+    if name in (None, 'default', 'ramp'): return PatchAugment()
     if name == 'mild': return PatchAugment(p_drop=0., p_grey=0.1, brightness=0.2, contrast=0.2, saturation=0.2, jitter=0.1)
-    raise ValueError(f"unknown augmentation {name!r}: use 'default' or 'mild'")
+    raise ValueError(f"unknown augmentation {name!r}: use 'default', 'mild' or 'ramp'")
+
+class AugmentRamp(Callback):
+    "Grow the per-patch augmentation `aug` linearly from none to its full strength over the first `until` of the budget"
+    order, _strength = 51, ('p_drop', 'p_grey', 'brightness', 'contrast', 'saturation', 'jitter')  # after ComputeBudget sets pct_train
+    def __init__(self, aug:PatchAugment, until:float=0.5): self.aug, self.until, self.full = aug, until, {k: getattr(aug, k) for k in self._strength}
+    def before_batch(self):
+        if not self.training: return
+        f = min(1., self.learn.pct_train / self.until)
+        for k, v in self.full.items(): setattr(self.aug, k, v * f)
 
 class ComputeBudget(Callback):
     "Stop `fit` once `clock` has run `stop_at` seconds of training; the schedules follow the fraction of `total` used"
@@ -113,7 +126,8 @@ def sanity(c:dict, v:dict, xb:Tensor, steps:int) -> dict:
 def pretrain(name:str, v:dict, c:dict, path:Path, minutes:float, every:float, probes:tuple, val_files:L, out:Path, on_point=noop) -> dict:
     "Pre-train one variant for the budget, recording a point every `every` minutes"
     set_seed(0)
-    kw = dict(size=c['size'], patch_size=c['patch_size'], bs=v['bs'], aug=augmentation(v.get('aug')), device=c['device'])
+    aug = augmentation(v.get('aug'))
+    kw = dict(size=c['size'], patch_size=c['patch_size'], bs=v['bs'], aug=aug, device=c['device'])
     # on a GPU the images are decoded once onto it (`cpc_device_dls`), as the `gpu` run size does; on a CPU fastai's path, in-process
     dls = cpc_device_dls(path/'train', valid_pct=0.001, **kw) if c['on_device'] else cpc_dls(path/'train', valid_pct=0.001, num_workers=0, **kw)
     learn = cpc_learner(dls, arch=c['arch'], **{k: v[k] for k in _learner_args if k in v})
@@ -122,11 +136,13 @@ def pretrain(name:str, v:dict, c:dict, path:Path, minutes:float, every:float, pr
     vdl = cpc_dls(val_files, num_workers=0, **vkw).test_dl(val_files, bs=v['bs']) # un-augmented validation patches, on either path
     clock, scale = _clock(c['device']), 60 * (1 if c['device'] == 'cuda' else torch.get_num_threads())
     budget = ComputeBudget(clock, minutes * scale)
+    cbs = [budget] + ([AugmentRamp(aug)] if v.get('aug') == 'ramp' else [])
+    fit = learn.fit_flat_cos if v.get('sched') == 'flat_cos' else learn.fit_one_cycle
     points, wall0 = [], time.perf_counter()
     summary = dict(settings=v, n_train=len(dls.train_ds), chance=math.log(v['bs'] * grid_size(c['size'], c['patch_size'])**2))
     for stop in sorted(set([*np.arange(every, minutes, every), minutes])):
         budget.stop_at = stop * scale
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(10**6, v['lr'], cbs=budget)
+        with learn.no_bar(), learn.no_logging(): fit(10**6, v['lr'], wd=v.get('wd'), cbs=cbs)
         with learn.no_bar(): val_loss, cpc_acc = learn.validate(dl=vdl)
         p = dict(minutes=budget.used / scale, wall_minutes=(time.perf_counter() - wall0) / 60, steps=budget.steps, images=budget.images,
                  train_loss=float(np.mean(budget.losses[-50:])), valid_loss=float(val_loss), cpc_accuracy=float(cpc_acc),
@@ -204,12 +220,15 @@ def main(data:str='imagenette', # data set name (imagenette, imagenette-96, cifa
          sanity_steps:int=200, # steps of the one-batch sanity check (0 to skip)
          out:str=str(here/'results'), # folder of the results files
          tag:str='', # suffix of the results files
+         size:int=None, # image side, instead of the profile's (a resolution study: its own files, with --tag)
+         patch_size:int=None, # patch side, instead of the profile's
         ):
     "Pre-train each variant for the same compute budget and record what its frozen encoder knows along the way"
     if profile not in profiles: sys.exit(f"unknown profile {profile!r}: use one of {', '.join(profiles)}")
-    c = profiles[profile]
+    c = {**profiles[profile], **{k: v for k, v in dict(size=size, patch_size=patch_size).items() if v is not None}}
     if c['device'] == 'cuda' and not torch.cuda.is_available(): sys.exit("--profile gpu needs a CUDA GPU; none is visible here")
     table = dict(VARIANTS, default=default_variant(profile))
+    table.update({k: dict(table['default'], **d) for k, d in DEFAULT_DELTAS.items()})
     names = list(table) if variants == 'all' else variants.split(',')
     if unknown := [n for n in names if n not in table]: sys.exit(f"unknown variant(s) {unknown}: choose from {', '.join(table)}")
     if minutes <= 0 or every <= 0: sys.exit("--minutes and --every must be positive")

@@ -29,6 +29,19 @@ def test_budget_stops_fit_and_drives_the_schedule():
     learn.fit_one_cycle(1000, 1e-2, cbs=[budget, Spy()])  # the next segment continues the same budget and schedule
     assert budget.used == 20. and budget.steps == 20 and seen == [i / 20 for i in range(20)]
 
+def test_augment_ramp_grows_the_augmentation_the_dataloader_uses(tmp_path):
+    from fastai.test_utils import synth_learner
+    from fastai_cpc.all import cpc_dls, PatchAugment
+    aug = pretrain_efficiency.augmentation('ramp')
+    dls = cpc_dls(_folder(tmp_path, n_train=8, n_valid=2)/'train', size=16, patch_size=4, bs=4, aug=aug, num_workers=0)
+    assert any(getattr(t, 'aug', None) is aug for t in dls.train.after_batch.fs)  # the object the callback changes is the one in use
+    ramp, learn = pretrain_efficiency.AugmentRamp(aug, until=0.5), synth_learner()
+    ramp.learn, full = learn, PatchAugment()
+    for pct, f in ((0., 0.), (0.25, 0.5), (0.5, 1.), (0.9, 1.)):
+        learn.pct_train, learn.training = pct, True
+        ramp.before_batch()
+        assert np.isclose(aug.p_drop, full.p_drop * f) and np.isclose(aug.jitter, full.jitter * f) and aug.p_flip == full.p_flip
+
 def _folder(root: Path, n_train=40, n_valid=10, size=24):
     rng = np.random.default_rng(0)
     for split, n in (('train', n_train), ('val', n_valid)):
@@ -41,7 +54,7 @@ def _folder(root: Path, n_train=40, n_valid=10, size=24):
 
 def test_runs_end_to_end(tmp_path):
     data = _folder(tmp_path/'data')
-    cmd = [sys.executable, str(SCRIPT), '--data', str(data), '--variants', 'default,ctx64-cos', '--minutes', '0.02', '--every', '0.01',
+    cmd = [sys.executable, str(SCRIPT), '--data', str(data), '--variants', 'default,ctx64-cos,rampaug,flatcos,wd0.1', '--minutes', '0.02', '--every', '0.01',
            '--per-class', '4', '--n-valid-cpc', '8', '--sanity-steps', '2', '--out', str(tmp_path/'out')]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -55,6 +68,6 @@ def test_runs_end_to_end(tmp_path):
             assert 0 <= p['knn'] <= 1 and 0 <= p['linear'] <= 1 and 0 <= p['cpc_accuracy'] <= 1
         assert [p['minutes'] for p in v['points']] == sorted(p['minutes'] for p in v['points'])
         assert v['points'][-1]['minutes'] >= 0.02
-    assert set(res['sanity']) == {'default', 'ctx64-cos'}
+    assert set(res['sanity']) == {'default', 'ctx64-cos', 'rampaug', 'flatcos', 'wd0.1'}
     md = (tmp_path/'out'/'pretrain-data.md').read_text()
     assert 'ctx64-cos' in md and '- commit:' in md and (tmp_path/'out'/'pretrain-data.png').stat().st_size > 1000
