@@ -118,7 +118,8 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     cfg = {k: v for k, v in c.items() if k != 'datasets'}
     res = dict(dataset=Path(name).name, path=str(path), config=cfg, declared_side=declared_side, sides=list(sides), runs=[])
     stem = out_dir/f"{c.profile}-{res['dataset']}"
-    old = json.loads(stem.with_suffix('.json').read_text()) if stem.with_suffix('.json').exists() and not fresh else {}
+    partial = stem.with_suffix('.partial.json')  # the runs so far; the results files are written when every run is done
+    old = next((json.loads(f.read_text()) for f in (partial, stem.with_suffix('.json')) if f.exists() and not fresh), {})
     if old.get('config') == json.loads(json.dumps(cfg)) and old.get('pool') == len(pool): res['runs'] = old['runs']
     log(f"{name}: {len(pool)} training images (pre-training and label pool), {len(valid)} validation images, {c.size} px, "
         f"{c.patch_size} px patches; {len(res['runs'])} runs already done")
@@ -147,7 +148,7 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
                 res['runs'].append(dict(side=side, frac=frac, seed=seed, labels=len(trn), epochs=epochs, accuracy=acc, seconds=round(time.time() - t, 1)))
                 log(f"  {side:12s} {frac:>5.0%} seed {seed}: {len(trn)} labels, {epochs} epochs, accuracy {acc:.4f}, {res['runs'][-1]['seconds']:.0f} s")
                 res['summary'] = summarise(res['runs'])
-                stem.with_suffix('.json').write_text(json.dumps(res, indent=1, default=str))  # an interrupted run keeps what it measured
+                partial.write_text(json.dumps(res, indent=1, default=str))  # an interrupted run keeps what it measured
     res['summary'] = summarise(res['runs'])
     return res
 
@@ -276,3 +277,4 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
         res = run_dataset(name, c, out_dir, Path(cache), seeds, fr, kw, fresh=fresh)
         res['meta'] = {**meta, 'seconds': round(time.time() - t, 1)}
         for f in write_results(res, out_dir): print(f"wrote {f}")
+        (out_dir/f"{profile}-{res['dataset']}.partial.json").unlink(missing_ok=True)
