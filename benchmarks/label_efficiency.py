@@ -24,7 +24,6 @@ from fastcore.script import call_parse, store_true
 from fastai.vision.all import *
 import fastai, fastai_cpc
 from fastai_cpc.all import *
-from fastai_cpc.data import _valid_folder
 from fastai_cpc.cli import resolve_data, run_pretrain, presets as run_sizes
 import datetime as dt  # after the star imports, which bind `datetime` to the class
 
@@ -113,7 +112,7 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     "Pre-train (or load the cached encoder), then train every side at every fraction and seed; results written after every run"
     path = resolve_data(name)
     pool = pool_of(path, c.n_pool)
-    vfiles = L(sorted(get_image_files(path/_valid_folder(path, None)), key=str))
+    vfiles = L(sorted(get_image_files(path/valid_folder(path)), key=str))
     valid = vfiles if c.n_valid is None or c.n_valid >= len(vfiles) else vfiles[np.random.default_rng(0).permutation(len(vfiles))[:c.n_valid]]
     cfg = {k: v for k, v in c.items() if k != 'datasets'}
     res = dict(dataset=Path(name).name, path=str(path), config=cfg, declared_side=declared_side, sides=list(sides), runs=[])

@@ -201,8 +201,6 @@ def plot(res:dict, fname:Path):
     axs[0].legend(fontsize='small')
     fig.tight_layout(); fig.savefig(fname, dpi=90); plt.close(fig)
 
-def _valid_name(path:Path) -> str: return first(n for n in ('val', 'valid', 'test') if (path/n).is_dir())
-
 def _write(res:dict, out:Path, stem:str):
     out.mkdir(parents=True, exist_ok=True)
     (out/f'{stem}.json').write_text(json.dumps(res, indent=1, default=str))
@@ -236,7 +234,7 @@ def main(data:str='imagenette', # data set name (imagenette, imagenette-96, cifa
     dname = data if not Path(data).exists() else Path(data).name
     cache = Path('models')/'pretrain'/f"{profile}-{dname}-{minutes:g}min"; cache.mkdir(parents=True, exist_ok=True)
     probes = probe_set(path, per_class, c['size'], c['device'])
-    val_files = get_image_files(path/_valid_name(path))
+    val_files = get_image_files(path/valid_folder(path))
     val_files = val_files[np.random.default_rng(0).permutation(len(val_files))[:n_valid_cpc]]
     set_seed(0)
     res = dict(meta=meta(profile), profile=profile, profile_settings=c, dataset=dname, minutes=minutes, per_class=per_class,

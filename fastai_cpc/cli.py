@@ -18,7 +18,8 @@ from .checkpoint import *
 from .finetune import *
 
 # %% auto #0
-__all__ = ['presets', 'UserError', 'resolve_data', 'run_job', 'results_table', 'main', 'run_pretrain', 'pretrain', 'cli']
+__all__ = ['presets', 'UserError', 'resolve_data', 'EpochLines', 'plain_progress', 'check_job', 'job_plan', 'run_job',
+           'results_table', 'verdict', 'main', 'run_pretrain', 'pretrain', 'cli']
 
 # %% ../nbs/06_cli.ipynb #e5e4fe2f
 _datasets = {'imagenette': URLs.IMAGENETTE_160, 'imagenette-320': URLs.IMAGENETTE_320, 'imagewoof': URLs.IMAGEWOOF_160, 'cifar10': URLs.CIFAR,
@@ -28,8 +29,8 @@ _datasets = {'imagenette': URLs.IMAGENETTE_160, 'imagenette-320': URLs.IMAGENETT
 class UserError(Exception):
     "A mistake in the command's input: reported in one line, without a traceback"
 
-def resolve_data(data:str) -> Path:
-    "The folder of a named data set (through `untar_data`) or of a path, in fastai's train/ + val/ layout"
+def resolve_data(data:str, need_train:bool=True) -> Path:
+    "The folder of a named data set (through `untar_data`) or of a path; with `need_train`, in fastai's train/ + val/ layout"
     if data in _datasets:
         url = _datasets[data]
         try: path = untar_data(url)
@@ -39,7 +40,7 @@ def resolve_data(data:str) -> Path:
                             f"connect to the internet once, extract it to {home}/data/{url.split('/')[-1].split('.')[0]}, or pass --data PATH") from None
     else: path = Path(data).expanduser()
     if not path.is_dir(): raise UserError(f"no data set named {data!r} and no such folder: use one of {', '.join(_datasets)} or a folder path")
-    if not (path/'train').is_dir(): raise UserError(f"{path} has no train/ folder: use fastai's layout, train/<class>/*.jpg and val/<class>/*.jpg")
+    if need_train and not (path/'train').is_dir(): raise UserError(f"{path} has no train/ folder: use fastai's layout, train/<class>/*.jpg and val/<class>/*.jpg")
     return path
 
 # %% ../nbs/06_cli.ipynb #c7e14409
@@ -66,28 +67,71 @@ def _precision(learn:Learner, c:dict) -> Learner:
     "bf16 mixed precision if `c.bf16` asks for it and a GPU is there to run it"
     return learn.to_bf16() if c.bf16 and torch.cuda.is_available() else learn
 
+# %% ../nbs/06_cli.ipynb #8bbbc1ee
+class EpochLines(Callback):
+    "One plain line per epoch, headed by the metric names: progress for logs and pipes, in place of fastai's bars"
+    order = ProgressCallback.order
+    def before_fit(self):
+        if self.learn.logger == noop: return  # inside `no_logging`
+        self.old_logger, self.learn.logger = self.learn.logger, self._write
+        self._write(self.recorder.metric_names)
+    def _write(self, log): print('  '.join(f'{v:.6f}' if isinstance(v, float) else f'{v!s:<9}' for v in log).rstrip(), flush=True)
+    def after_fit(self):
+        if hasattr(self, 'old_logger'): self.learn.logger = self.old_logger; del self.old_logger
+
+@contextmanager
+def plain_progress(plain:bool|None=None): # `None`: plain when stdout is not a terminal
+    "Within the block, new `Learner`s report with `EpochLines` instead of progress bars when `plain`"
+    if plain is None: plain = not sys.stdout.isatty()
+    old = defaults.callbacks
+    if plain: defaults.callbacks = [EpochLines if c is ProgressCallback else c for c in old]
+    try: yield
+    finally: defaults.callbacks = old
+
 # %% ../nbs/06_cli.ipynb #41444db9
-def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Path('models'), device=None,
+def check_job(path:Path, frac:float, c:dict, seed:int=0) -> L:
+    "Everything the whole job will need, checked before any training: returns the training images"
+    all_train = get_image_files(path/'train')
+    if not len(all_train): raise UserError(f"{path/'train'} holds no images: put them in train/<class>/*.jpg and val/<class>/*.jpg")
+    classes = set(map(parent_label, all_train))
+    if len(classes) < 2:
+        raise UserError(f"{path/'train'} has {'only the class ' + repr(first(classes)) if classes != {'train'} else 'no class sub-folders'}: "
+                        f"fine-tuning and the comparison need one sub-folder per class, train/<class>/*.jpg and val/<class>/*.jpg; "
+                        f"to pre-train alone on these images, run: fastai-cpc pretrain --data {path}")
+    val = get_image_files(path/valid_folder(path))
+    if not len(val): raise UserError(f"{path/valid_folder(path)} holds no images: put the validation images in val/<class>/*.jpg")
+    label_subset(all_train, frac=frac, seed=seed)  # impossible fractions
+    grid_size(c['size'], c['patch_size'])          # impossible image and patch sizes
+    return all_train
+
+def job_plan(path:Path, frac:float, c:dict, n_train:int, n_labelled:int) -> str:
+    "What the job will run, in one paragraph"
+    return (f"pre-train `{c['arch']}` on {n_train} images at {c['size']} px ({c['patch_size']} px patches) for {c['epochs']} epochs, "
+            f"batch {c['bs']}, lr {c['lr']:g}; then on {n_labelled} labelled images ({frac:.0%}), {c['ft_epochs'] + 1} epochs at lr {c['ft_lr']:g} each: "
+            f"the CPC classifier 1 epoch head only + {c['ft_epochs']} all layers (lr_mult={c['lr_mult']:g}), the same classifier from scratch "
+            f"{c['ft_epochs'] + 1} epochs; validation on {'about ' + str(c['n_valid']) if c['n_valid'] else 'all the'} validation images")
+
+def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Path('models'), device=None, log=print,
             **cfg, # overrides of `presets['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16
            ) -> list:
     "Pre-train, fine-tune on `frac` of the labels, train from scratch on the same subset; one result dict per method"
     c = AttrDict({**presets['cpu'], **cfg})
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus), device=device)
-    all_train = get_image_files(path/'train')
-    n_labelled = len(label_subset(all_train, frac=frac, seed=seed))  # bad fractions fail before pre-training
+    all_train = check_job(path, frac, c, seed)
+    n_labelled = len(label_subset(all_train, frac=frac, seed=seed))
     train_items = _subsample(all_train, c.n_train, seed)
+    log(job_plan(path, frac, c, len(train_items), n_labelled))
     pre = _precision(cpc_learner(_pretrain_dls(train_items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs), c)
     pre.fit_one_cycle(c.epochs, c.lr)
     enc_file = save_encoder(pre, Path(out)/f'cpc_{c.arch}_{c.size}px.pth')
-    dls = subset_dls(path, frac=frac, size=c.size, bs=min(c.bs, n_labelled), seed=seed, **kw)
-    if c.n_valid: dls.valid = dls.test_dl(_subsample(dls.valid_ds.items, c.n_valid, seed), with_labels=True)
+    dls = subset_dls(path, frac=frac, size=c.size, bs=min(c.bs, n_labelled), seed=seed, n_valid=c.n_valid, **kw)
     results = []
     for name, encoder in [('CPC pre-trained', enc_file), ('from scratch', c.arch)]:
         t = time.time()
         learn = _precision(cpc_classifier(dls, encoder, head=c.head, patch_size=c.patch_size), c)
         if name == 'from scratch': learn.fit_one_cycle(c.ft_epochs + 1, c.ft_lr)
         else: learn.fine_tune(c.ft_epochs, c.ft_lr, lr_mult=c.lr_mult)
-        results.append(dict(method=name, labels=len(dls.train_ds), frac=frac, epochs=c.ft_epochs + 1,
+        results.append(dict(method=name, labels=len(dls.train_ds), frac=frac, epochs=c.ft_epochs + 1, n_valid=len(dls.valid_ds),
                             accuracy=float(learn.validate()[1]), seconds=time.time() - t))
     return results
 
@@ -98,8 +142,29 @@ def results_table(results:list) -> str:
     rows += [f"| {r['method']} | {r['labels']} ({r['frac']:.0%}) | {r['epochs']} | {r['accuracy']:.4f} | {r['seconds']:.0f} |" for r in results]
     return '\n'.join(rows)
 
+def verdict(results:list, epochs:int) -> str:
+    "Which method won, by how much against the noise of the validation set, and what to do about a loss"
+    cpc, scratch = results
+    d, n = cpc['accuracy'] - scratch['accuracy'], cpc['n_valid']
+    p = (cpc['accuracy'] + scratch['accuracy']) / 2
+    noise = 2 * math.sqrt(2 * p * (1 - p) / n)  # two standard errors of the difference, on n validation images
+    pts = f"{abs(d) * 100:.1f} points"
+    if abs(d) < noise: return (f"CPC and scratch are within {noise * 100:.1f} points of each other, the noise of {n} validation images: "
+                               f"no clear winner. More pre-training (--epochs {2 * epochs}) usually moves CPC ahead.")
+    if d > 0: return f"CPC pre-training is {pts} ahead of training from scratch on the same labels: the unlabelled images paid for themselves."
+    return (f"CPC is {pts} behind training from scratch: the encoder has not learned enough yet. Pre-train longer "
+            f"(--epochs {2 * epochs}, or `fastai-cpc pretrain`, resumable) or on more images.")
+
 # %% ../nbs/06_cli.ipynb #6155a331
 _user_errors = (UserError, ValueError, FileNotFoundError, TrainingDiverged)
+
+def _preset(preset:str|None) -> tuple:
+    "The preset asked for, or the one that fits the hardware, with a note on the choice"
+    if preset is None:
+        preset = 'gpu' if torch.cuda.is_available() else 'cpu'
+        return preset, f" (no preset given: {'a GPU is' if preset == 'gpu' else 'no GPU is'} visible; --preset {'cpu' if preset == 'gpu' else 'gpu'} for the other)"
+    if preset not in presets: raise UserError(f"unknown preset {preset!r}: use one of {', '.join(presets)}")
+    return preset, ''
 
 def _fail(e:Exception, debug:bool):
     "One line on stderr and exit status 2, or the traceback with `--debug`"
@@ -110,7 +175,7 @@ def _fail(e:Exception, debug:bool):
 # %% ../nbs/06_cli.ipynb #08780ee1
 @call_parse
 def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, imagenette-320, imagewoof, cifar10) or a folder with train/ and val/
-         preset:str='gpu', # 'gpu' (defaults sized for one GPU) or 'cpu' (about 9 minutes on a 2-core CPU)
+         preset:str=None, # 'cpu' (about 10 minutes on a 2-core CPU) or 'gpu' (one GPU); the one that fits this machine if not given
          frac:float=0.1, # fraction of the training labels to fine-tune on, in (0, 1]
          size:int=None, # image side in pixels (preset value if not given)
          patch_size:int=None, # patch side in pixels; the grid is 2*size/patch_size - 1 patches a side
@@ -128,20 +193,20 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
          on_device:bool_arg=None, # decode the pre-training images once onto the device and augment them there (gpu preset: on)
          bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu preset: on)
          out:str='models', # folder for the pre-trained encoder
-         debug:bool_arg=False, # show the full traceback of errors
+         debug:store_true=False, # show the full traceback of errors
         ):
-    "Pre-train CPC v2 on the training images, fine-tune on a fraction of the labels, and compare with training from scratch"
+    "Pre-train CPC v2 on the training images, fine-tune on a fraction of the labels, and compare with training from scratch. Pre-training alone, resumable: fastai-cpc pretrain --help"
     try:
-        if preset not in presets: raise UserError(f"unknown preset {preset!r}: use one of {', '.join(presets)}")
+        preset, why = _preset(preset)
         given = dict(size=size, patch_size=patch_size, arch=arch, bs=bs, epochs=epochs, ft_epochs=ft_epochs, lr=lr,
                      ft_lr=ft_lr, lr_mult=lr_mult, n_train=n_train, n_valid=n_valid, on_device=on_device, bf16=bf16)
         cfg = {**presets[preset], **{k: v for k, v in given.items() if v is not None}}
         for k in ('n_train', 'n_valid'): cfg[k] = cfg[k] or None
         path = resolve_data(data)
-        print(f"fastai-cpc: {data} ({path}), preset {preset}: " + ', '.join(f'{k}={v}' for k, v in cfg.items()), flush=True)
-        results = run_job(path, frac=frac, seed=seed, num_workers=num_workers, out=Path(out), **cfg)
+        print(f"fastai-cpc: {data} ({path}), preset {preset}{why}", flush=True)
+        with plain_progress(): results = run_job(path, frac=frac, seed=seed, num_workers=num_workers, out=Path(out), **cfg)
     except _user_errors as e: _fail(e, debug)
-    print('\n' + results_table(results))
+    print('\n' + results_table(results) + '\n\n' + verdict(results, cfg['epochs']))
     return results
 
 # %% ../nbs/06_cli.ipynb #ea4413b7
@@ -149,14 +214,17 @@ def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool
                  items=None, # the images to pre-train on; `n_train` of `path/'train'` by default
                  **cfg, # overrides of `presets['cpu']`: size, patch_size, arch, bs, epochs, lr, n_train, n_dirs, on_device, bf16
                 ) -> Path:
-    "Pre-train CPC on the training images of `path` with a checkpoint every epoch (continuing the last one with `resume`); returns the encoder file"
+    "Pre-train CPC on the images of `path` (its train/ folder if it has one) with a checkpoint every epoch (continuing the last one with `resume`); returns the encoder file"
     c = AttrDict({**presets['cpu'], **cfg})
     out = Path(out)
     last = out/f'{name}-last.pth'
     if last.exists() and not resume:
         raise UserError(f"{last} holds the checkpoint of an earlier run: pass --resume to continue it, or choose another --out or --name")
     set_seed(seed)
-    items = L(items) if items is not None else _subsample(get_image_files(path/'train'), c.n_train, seed)
+    if items is None:
+        folder = path/'train' if (path/'train').is_dir() else path  # any folder of images: cpc_dls holds out its own validation share
+        items = _subsample(get_image_files(folder), c.n_train, seed)
+        if not len(items): raise UserError(f"no images in {folder}: point --data at a folder of .jpg/.png images (searched recursively)")
     learn = _precision(cpc_learner(_pretrain_dls(items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, path=out, model_dir='.'), c)
     start = load_checkpoint(learn, last) if resume else 0
     if start >= c.epochs: print(f"{last} is already at epoch {start} of {c.epochs}: nothing left to train")
@@ -167,8 +235,8 @@ def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool
 
 # %% ../nbs/06_cli.ipynb #f74b3fc2
 @call_parse
-def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96, imagenette-320, imagewoof, cifar10) or a folder with train/
-             preset:str='gpu', # 'gpu' or 'cpu': the sizes of `fastai-cpc`'s presets
+def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96, imagenette-320, imagewoof, cifar10) or any folder of images
+             preset:str=None, # 'cpu' or 'gpu', the sizes of `fastai-cpc`'s presets; the one that fits this machine if not given
              size:int=None, # image side in pixels
              patch_size:int=None, # patch side in pixels
              arch:str=None, # encoder preset
@@ -185,13 +253,15 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
              resume:store_true=False, # continue the run whose checkpoint is in `out`
              debug:store_true=False, # show the full traceback of errors
             ):
-    "Pre-train CPC v2 on the training images, with a checkpoint every epoch; --resume continues an interrupted run"
+    "Pre-train CPC v2 on a folder of images (its train/ folder if it has one), with a checkpoint every epoch; --resume continues an interrupted run"
     try:
-        if preset not in presets: raise UserError(f"unknown preset {preset!r}: use one of {', '.join(presets)}")
+        preset, why = _preset(preset)
         given = dict(size=size, patch_size=patch_size, arch=arch, bs=bs, epochs=epochs, lr=lr, n_train=n_train, on_device=on_device, bf16=bf16)
         cfg = {**presets[preset], **{k: v for k, v in given.items() if v is not None}}
         cfg['n_train'] = cfg['n_train'] or None
-        enc = run_pretrain(resolve_data(data), out=Path(out), name=name, resume=resume, seed=seed, num_workers=num_workers, **cfg)
+        path = resolve_data(data, need_train=False)
+        print(f"fastai-cpc pretrain: {data} ({path}), preset {preset}{why}", flush=True)
+        with plain_progress(): enc = run_pretrain(path, out=Path(out), name=name, resume=resume, seed=seed, num_workers=num_workers, **cfg)
     except _user_errors as e: _fail(e, debug)
     print(f"encoder: {enc}")
 

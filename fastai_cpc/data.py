@@ -12,7 +12,7 @@ from fastai.vision.all import *
 
 # %% auto #0
 __all__ = ['grid_size', 'patchify', 'patches_to_image', 'TensorPatches', 'PatchAugment', 'CPCPatches', 'to_rgb', 'RGBImage',
-           'check_images', 'cpc_dls', 'show_augmented', 'label_subset', 'labelled_dls', 'subset_dls']
+           'check_images', 'cpc_dls', 'show_augmented', 'label_subset', 'valid_folder', 'labelled_dls', 'subset_dls']
 
 # %% ../nbs/00_data.ipynb #ec35dfd1
 def grid_size(size:int, # side S of the (square) image, in pixels
@@ -282,10 +282,12 @@ def label_subset(items, # image files (or anything `label_func` accepts)
     return L(v[i] for c in sorted(by_class) for v in [by_class[c]] for i in sorted(rng.permutation(len(v))[:want[c]]))
 
 # %% ../nbs/00_data.ipynb #6e8545cb
-def _valid_folder(path:Path, valid:str|None) -> str:
-    "The validation folder of `path`: `valid` if given, else the first of val, valid, test that exists"
+def valid_folder(path:Path, # a data set folder in fastai's layout
+                 valid:str|None=None, # the validation folder's name; `None` for the first of val, valid, test that exists
+                ) -> str:
+    "The name of the validation folder of `path`, or a clear error if there is none"
     names = [valid] if valid else ['val', 'valid', 'test']
-    found = first(n for n in names if (path/n).is_dir())
+    found = first(n for n in names if (Path(path)/n).is_dir())
     if found is None: raise FileNotFoundError(f"no validation folder ({' or '.join(names)}) in {path}: use fastai's train/ + val/ layout")
     return found
 
@@ -314,15 +316,19 @@ def subset_dls(path, # folder with `train/` and a validation folder, one sub-fol
                n_per_class:int|None=None, # or: training images per class
                size:int=64, # side of the square images fed to the classifier
                bs:int=64, # batch size
-               seed:int=0, # seed of the labelled subset
+               seed:int=0, # seed of the labelled subset and of the validation subset
                train:str='train', # training folder
                valid:str|None=None, # validation folder; `None` for the first of val, valid, test
+               n_valid:int|None=None, # about this many validation images, stratified (`None`: all of them)
                min_scale:float=0.35, # smallest area fraction kept by the training crop
                **kwargs, # passed to `DataBlock.dataloaders`
               ) -> DataLoaders:
-    "Labelled `DataLoaders`: a stratified subset of the training images, and every validation image"
+    "Labelled `DataLoaders`: a stratified subset of the training images, and the validation images (all, or a stratified `n_valid`)"
     path = Path(path)
     if frac is None and n_per_class is None: frac = 1.
-    trn = label_subset(_image_items(path/train), frac, n_per_class, seed=seed)
-    val = _image_items(path/_valid_folder(path, valid))
+    trn = label_subset(_image_items(path/train, check=False), frac, n_per_class, seed=seed) # `labelled_dls` checks the chosen images
+    val = _image_items(path/valid_folder(path, valid), check=False)
+    if n_valid is not None:
+        if n_valid < 1: raise ValueError(f"n_valid must be at least 1, got {n_valid}: leave it out to validate on every image")
+        if n_valid < len(val): val = label_subset(val, frac=n_valid / len(val), seed=seed)
     return labelled_dls(trn, val, size=size, bs=bs, min_scale=min_scale, **kwargs)

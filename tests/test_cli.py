@@ -1,7 +1,9 @@
 "End-to-end tests of the `fastai-cpc` command on real Imagenette images (seeded into $FASTAI_HOME by tools/setup.sh)."
-import re, subprocess, sys
+import re, subprocess, sys, time
 from pathlib import Path
+import numpy as np
 import pytest
+from PIL import Image
 import fastai_cpc.cli as cli
 from fastai_cpc.learner import load_encoder
 
@@ -22,6 +24,47 @@ def test_cli_cpu_preset_end_to_end(tmp_path):
         assert re.search(r'\| \d+ \(1%\) \|', row)          # the same labelled subset size on both rows
     enc = load_encoder(next(tmp_path.glob('*.pth')))
     assert enc.arch == 'tiny' and enc.patch_size == 8
+    # output to a pipe: no progress bars, one line per epoch under a header, and a verdict at the end
+    assert '\r' not in r.stdout and '█' not in r.stdout
+    heads = [l for l in r.stdout.splitlines() if l.split()[:2] == ['epoch', 'train_loss']]
+    assert len(heads) == 4  # pre-training, the head-only epoch, the unfrozen epochs, scratch
+    assert re.search(r'^0 +\d+\.\d+', r.stdout, re.M) and 'pre-train `tiny` on 128 images' in r.stdout and '2 epochs at lr' in r.stdout
+    assert re.search(r'(ahead|behind|no clear winner)', r.stdout.splitlines()[-1])
+
+def _images(folder:Path, n:int, size=24, seed=0):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n): Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(folder/f'{i}.png')
+
+@pytest.mark.parametrize('layout, msg', [
+    ({'train/a': 8, 'train/b': 8}, 'no validation folder'),
+    ({'train': 8, 'val': 4}, 'no class sub-folders'),
+    ({'train/a': 8, 'val/a': 4}, "only the class 'a'"),
+])
+def test_cli_bad_folders_fail_before_training(tmp_path, layout, msg):
+    for sub, n in layout.items(): _images(tmp_path/'data'/sub, n)
+    t = time.time()
+    r = run('--data', str(tmp_path/'data'), '--preset', 'cpu', '--num-workers', '0', '--out', str(tmp_path/'out'))
+    assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path/'out').exists() and 'epoch' not in r.stdout  # nothing trained, nothing written
+    if 'class' in msg: assert 'fastai-cpc pretrain --data' in r.stderr  # what to do instead
+
+def test_pretrain_on_a_flat_folder_of_images(tmp_path):
+    _images(tmp_path/'pics', 40)
+    r = run('pretrain', '--data', str(tmp_path/'pics'), '--preset', 'cpu', '--size', '16', '--patch-size', '4', '--n-train', '0',
+            '--epochs', '1', '--bs', '8', '--num-workers', '0', '--out', str(tmp_path/'out'), '--debug')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert load_encoder(tmp_path/'out'/'cpc-encoder.pth').patch_size == 4
+
+def test_help_and_default_preset():
+    r = run('--help')
+    text = ' '.join(r.stdout.split()).replace('- ', '-')  # argparse wraps lines, also at hyphens
+    assert r.returncode == 0 and 'fastai-cpc pretrain --help' in text and '--debug' in r.stdout  # the other command is named
+    r = run('--data', '/no/such/folder', '--debug')  # --debug is a flag here too: the traceback, not the one line
+    assert r.returncode != 0 and 'Traceback' in r.stderr
+    import torch
+    if not torch.cuda.is_available():
+        assert cli._preset(None) == ('cpu', " (no preset given: no GPU is visible; --preset gpu for the other)")
 
 @pytest.mark.parametrize('args, msg', [
     (['--data', '/no/such/folder'], 'no such folder'),
