@@ -2,7 +2,7 @@
 from the file system and from `python -m http.server`: no console errors, no broken internal links, every
 image loads, every public name has its API entry. Screenshots of the home page and of an API page are
 saved to `build/docs-screenshots/` (not committed)."""
-import functools, http.server, importlib, re, shutil, sys, tempfile, threading
+import os, functools, http.server, importlib, re, shutil, sys, tempfile, threading
 from pathlib import Path
 from urllib.parse import urlparse, unquote
 
@@ -34,6 +34,7 @@ def server(site):
 
 @pytest.fixture(scope='module')
 def browser():
+    if os.environ.get('SKIP_CHROMIUM'): pytest.skip('SKIP_CHROMIUM is set: the browser test of the docs is skipped')
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     assert not missing, (f'{", ".join(missing)} not found: the docs test needs Debian\'s Chromium; '
                          'install it with `apt-get install -y chromium chromium-driver` (.ci/run does)')
