@@ -2,7 +2,7 @@
 from the file system and from `python -m http.server`: no console errors, no broken internal links, every
 image loads, every public name has its API entry. Screenshots of the home page and of an API page are
 saved to `build/docs-screenshots/` (not committed)."""
-import os, functools, http.server, importlib, re, shutil, sys, tempfile, threading
+import os, json, functools, http.server, importlib, re, shutil, sys, tempfile, threading
 from pathlib import Path
 from urllib.parse import urlparse, unquote
 
@@ -59,6 +59,10 @@ def check_page(drv, url:str, site:Path, base:str):
     problems = [f'console: {e["message"]}' for e in drv.get_log('browser') if e['level'] == 'SEVERE']
     imgs = drv.execute_script('return Array.from(document.images).map(i => [i.src, i.complete, i.naturalWidth])')
     problems += [f'image did not load: {src}' for src, done, w in imgs if not (done and w > 0)]
+    cut = drv.execute_script('return Array.from(document.querySelectorAll("pre, table")).filter(e => e.scrollWidth > e.clientWidth + 1 '
+                             '&& !["auto", "scroll"].includes(getComputedStyle(e).overflowX) && !["auto", "scroll"].includes(getComputedStyle(e.parentElement).overflowX))'
+                             '.map(e => e.textContent.slice(0, 60))')
+    problems += [f'cut off at the right edge (neither wraps nor scrolls): {t!r}' for t in cut]
     for href in drv.execute_script('return Array.from(document.querySelectorAll("a[href]")).map(a => a.href)'):
         if not href.startswith(base): continue  # external: not ours to check
         u = urlparse(href)
@@ -94,6 +98,29 @@ def test_pages_load_cleanly_in_chromium(site, server, browser, mode):
             browser.get(f'{base}{name}.html')
             assert browser.save_screenshot(str(shots/f'{name}.png'))
             assert (shots/f'{name}.png').stat().st_size > 10_000
+
+def test_search_index_points_at_real_anchors(site):
+    text = (site/'search-index.js').read_text()
+    entries = json.loads(text[text.index('['):text.rindex(']') + 1])
+    assert len(entries) > 50 and sum(e['api'] for e in entries) >= 25
+    for e in entries:
+        page, _, anchor = e['u'].partition('#')
+        assert (site/page).is_file() and (not anchor or anchor in page_ids(site/page)), e
+
+@pytest.mark.parametrize('mode', ['file', 'http'])
+def test_search_box_finds_an_api_entry(site, server, browser, mode):
+    "Type a public name in the search box on the home page and follow the first hit: it is that name's API entry"
+    from selenium.webdriver.support.ui import WebDriverWait
+    base = site.as_uri() + '/' if mode == 'file' else server + '/'
+    browser.get(base + 'index.html')
+    browser.find_element('id', 'search').send_keys('cpc_learner')
+    first = WebDriverWait(browser, 5).until(lambda d: d.find_elements('css selector', '#search-hits a'))[0]
+    assert first.text.startswith('cpc_learner')
+    first.click()
+    WebDriverWait(browser, 5).until(lambda d: '#' in d.current_url)
+    assert browser.current_url.endswith('learner.html#cpc_learner'), browser.current_url
+    assert browser.execute_script("const h = document.getElementById('cpc_learner'); return h && h.tagName") == 'H3'
+    assert not [e for e in browser.get_log('browser') if e['level'] == 'SEVERE']
 
 def test_every_public_name_has_its_api_entry(site):
     from fastai_cpc._modidx import d

@@ -213,9 +213,11 @@ TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} - {site_title}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="site.css"></head>
 <body><header><a class="brand" href="index.html">{site_title}</a><span class="tagline">{tagline}</span>
+<div class="search"><input id="search" type="search" placeholder="Search the docs" aria-label="Search the docs" autocomplete="off"><ul id="search-hits"></ul></div>
 <a class="repo" href="{git_url}">Source</a></header>
 <div class="layout">{sidebar}<main>{body}
 <footer>{prev_next}<p class="generated">Generated from <code>nbs/{nb}</code> by <code>tools/docs.py</code>.</p></footer></main>{toc}</div>
+<script src="search-index.js"></script><script src="search.js"></script>
 </body></html>
 """
 
@@ -239,7 +241,54 @@ img{max-width:100%;height:auto}table{border-collapse:collapse;margin:.5em 0}
 th,td{border:1px solid #dee2e6;padding:.25em .6em;text-align:right}th{background:#f6f8fa}
 .output.html{overflow:auto}footer{margin-top:3em;border-top:1px solid #dee2e6;font-size:.9em;color:#6c757d}
 .prev-next{display:flex;justify-content:space-between}math[display=block]{margin:.8em 0}
+.search{position:relative}#search{padding:.25em .5em;border:0;border-radius:3px;width:14em}
+#search-hits{position:absolute;right:0;top:2.2em;z-index:10;list-style:none;margin:0;padding:0;width:28em;max-height:70vh;overflow:auto;
+background:#fff;box-shadow:0 4px 16px rgba(0,0,0,.2);border-radius:4px}#search-hits:empty{display:none}
+#search-hits a,#search-hits .none{display:block;padding:.35em .7em;color:#212529;text-decoration:none}#search-hits a:hover{background:#f6f8fa}
+#search-hits small{color:#6c757d;margin-left:.5em}
 """
+
+# Search that works offline: the index is a script (a `fetch` of JSON is refused on file:// pages), the matching is plain JS.
+SEARCH_JS = """(function () {
+  const box = document.getElementById('search'), hits = document.getElementById('search-hits');
+  function score(e, q) {  // lower is better: the exact name (an API entry first), then a prefix, a part, the text after it
+    const t = e.t.toLowerCase();
+    if (t === q) return e.api ? 0 : 1;
+    if (t.startsWith(q)) return 2;
+    if (t.includes(q)) return 3;
+    return e.x.toLowerCase().includes(q) ? 4 : -1;
+  }
+  box.addEventListener('input', function () {
+    const q = box.value.trim().toLowerCase();
+    hits.replaceChildren();
+    if (!q) return;
+    const found = window.SEARCH_INDEX.map(e => [score(e, q), e]).filter(s => s[0] >= 0).sort((a, b) => a[0] - b[0]).slice(0, 12);
+    for (const [, e] of found) {
+      const li = document.createElement('li'), a = document.createElement('a'), small = document.createElement('small');
+      a.href = e.u; a.textContent = e.t; small.textContent = e.p;
+      a.appendChild(small); li.appendChild(a); hits.appendChild(li);
+    }
+    if (!found.length) { const li = document.createElement('li'); li.className = 'none'; li.textContent = 'no match'; hits.appendChild(li); }
+  });
+  box.addEventListener('keydown', function (ev) {
+    const a = hits.querySelector('a');
+    if (ev.key === 'Enter' && a) window.location.href = a.href;
+    if (ev.key === 'Escape') { box.value = ''; hits.replaceChildren(); }
+  });
+})();
+"""
+
+def search_entries(pages:list, bodies:list) -> list:
+    "One search entry per page and per heading: its text, its address, whether it is an API entry, the words after it"
+    out = []
+    for p, b in zip(pages, bodies):
+        title = html.unescape(text_of(p.title))
+        out.append(dict(t=title, u=p.out, p='', api=False, x=html.unescape(text_of(p.fm.get('description', '')))))
+        for m in re.finditer(r'<h([1-3]) id="([^"]+)">(.*?)</h\1>', b, re.S):
+            after = html.unescape(re.sub(r'<[^>]+>', ' ', b[m.end():m.end() + 800]))
+            out.append(dict(t=html.unescape(re.sub(r'<[^>]+>', '', m.group(3))).strip(), u=f'{p.out}#{m.group(2)}', p=title,
+                            api='source</a>' in b[max(0, m.start() - 400):m.start()], x=' '.join(after.split())[:200]))
+    return out
 
 def build_site(proc:Path, # notebooks processed by `process_nbs`
                site:Path=root/'docs') -> list:
@@ -261,6 +310,8 @@ def build_site(proc:Path, # notebooks processed by `process_nbs`
             title=text_of(p.title), site_title=text_of(index.title), tagline=text_of(index.fm.get('description', '')),
             git_url=git_url, sidebar=sidebar(pages, p), body=b, toc=toc(b), nb=p.fn.name,
             prev_next=f'<p class="prev-next">{prev}{nxt}</p>'))
+    (site/'search-index.js').write_text('window.SEARCH_INDEX = ' + json.dumps(search_entries(pages, bodies)) + ';\n')
+    (site/'search.js').write_text(SEARCH_JS)
     (site/'.nojekyll').touch()
     print(f'wrote {len(pages)} pages to {site}')
     return pages
