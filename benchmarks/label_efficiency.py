@@ -83,12 +83,11 @@ def pool_of(path:Path, n:int|None) -> L:
     return files if n is None or n >= len(files) else label_subset(files, frac=n / len(files), seed=0)
 
 def encoder_file(path:Path, pool:L, c:AttrDict, cache:Path) -> tuple:
-    "The cached encoder pre-trained on `pool` with the settings of `c` (pre-trained, or resumed, if missing) and the seconds it took"
+    "The encoder pre-trained on `pool` with the settings of `c`, and the seconds pre-training took in this run (0: it was cached)"
     name = f"{path.name}-{c.arch}-{c.size}px-p{c.patch_size}-n{len(pool)}-e{c.pre_epochs}-bs{c.bs}-lr{c.lr:g}-d{c.n_dirs}"
     enc, t = cache/f'{name}-encoder.pth', time.time()
-    if not enc.exists():
-        run_pretrain(path, out=cache, name=name, resume=(cache/f'{name}-last.pth').exists(), items=pool,
-                     **{**c, 'epochs': c.pre_epochs, 'n_train': None})
+    if enc.exists(): return enc, 0.
+    run_pretrain(path, out=cache, name=name, resume=(cache/f'{name}-last.pth').exists(), items=pool, **{**c, 'epochs': c.pre_epochs, 'n_train': None})
     return enc, round(time.time() - t, 1)
 
 def classifier(side:str, dls:DataLoaders, enc:Path, c:AttrDict) -> Learner:
@@ -124,7 +123,7 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
         f"{c.patch_size} px patches; {len(res['runs'])} runs already done")
     enc, secs = encoder_file(path, pool, c, cache)
     res.update(pool=len(pool), n_valid=len(valid), encoder=str(enc), pretrain_seconds=secs)
-    log(f"  encoder {enc} ({'pre-trained in %.0f s' % secs if secs > 5 else 'cached'})")
+    log(f"  encoder {enc} ({f'pre-trained in {secs:.0f} s' if secs else 'cached'})")
     ft_kw = {**kw, 'num_workers': c.ft_workers} if c.ft_workers is not None else kw
     if ft_kw.get('num_workers'): ft_kw['persistent_workers'] = True  # no new worker processes at every epoch
     if res['runs'] and 'probes' in old: res['probes'] = old['probes']

@@ -89,8 +89,8 @@ def plain_progress(plain:bool|None=None): # `None`: plain when stdout is not a t
     finally: defaults.callbacks = old
 
 # %% ../nbs/06_cli.ipynb #41444db9
-def check_job(path:Path, frac:float, c:dict, seed:int=0) -> L:
-    "Everything the whole job will need, checked before any training: returns the training images"
+def check_job(path:Path, frac:float, c:dict, seed:int=0) -> tuple:
+    "Everything the whole job will need, checked before any training: returns the training images and how many are labelled"
     all_train = get_image_files(path/'train')
     if not len(all_train): raise UserError(f"{path/'train'} holds no images: put them in train/<class>/*.jpg and val/<class>/*.jpg")
     classes = set(map(parent_label, all_train))
@@ -98,13 +98,12 @@ def check_job(path:Path, frac:float, c:dict, seed:int=0) -> L:
         raise UserError(f"{path/'train'} has {'only the class ' + repr(first(classes)) if classes != {'train'} else 'no class sub-folders'}: "
                         f"fine-tuning and the comparison need one sub-folder per class, train/<class>/*.jpg and val/<class>/*.jpg; "
                         f"to pre-train alone on these images, run: fastai-cpc pretrain --data {path}")
-    val = get_image_files(path/valid_folder(path))
-    if not len(val): raise UserError(f"{path/valid_folder(path)} holds no images: put the validation images in val/<class>/*.jpg")
-    label_subset(all_train, frac=frac, seed=seed)  # impossible fractions
-    grid_size(c['size'], c['patch_size'])          # impossible image and patch sizes
-    return all_train
+    val = path/valid_folder(path)
+    if not len(get_image_files(val)): raise UserError(f"{val} holds no images: put the validation images in val/<class>/*.jpg")
+    grid_size(c['size'], c['patch_size'])  # impossible image and patch sizes
+    return all_train, len(label_subset(all_train, frac=frac, seed=seed))  # impossible fractions
 
-def job_plan(path:Path, frac:float, c:dict, n_train:int, n_labelled:int) -> str:
+def job_plan(frac:float, c:dict, n_train:int, n_labelled:int) -> str:
     "What the job will run, in one paragraph"
     return (f"pre-train `{c['arch']}` on {n_train} images at {c['size']} px ({c['patch_size']} px patches) for {c['epochs']} epochs, "
             f"batch {c['bs']}, lr {c['lr']:g}; then on {n_labelled} labelled images ({frac:.0%}), {c['ft_epochs'] + 1} epochs at lr {c['ft_lr']:g} each: "
@@ -117,10 +116,9 @@ def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Pa
     "Pre-train, fine-tune on `frac` of the labels, train from scratch on the same subset; one result dict per method"
     c = AttrDict({**presets['cpu'], **cfg})
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus), device=device)
-    all_train = check_job(path, frac, c, seed)
-    n_labelled = len(label_subset(all_train, frac=frac, seed=seed))
+    all_train, n_labelled = check_job(path, frac, c, seed)
     train_items = _subsample(all_train, c.n_train, seed)
-    log(job_plan(path, frac, c, len(train_items), n_labelled))
+    log(job_plan(frac, c, len(train_items), n_labelled))
     pre = _precision(cpc_learner(_pretrain_dls(train_items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs), c)
     pre.fit_one_cycle(c.epochs, c.lr)
     enc_file = save_encoder(pre, Path(out)/f'cpc_{c.arch}_{c.size}px.pth')

@@ -45,8 +45,6 @@ def benchmarks_readme() -> str:
         parts += [f"## {title}", what] + [_block(md) for md in result_files(k)]
     return '\n\n'.join(parts) + '\n'
 
-def _pct(x) -> str: return f"{x:+.1f}" if x is not None else ''
-
 def pretrain_table() -> str:
     "One row per pre-training results file: its default variant at the end of the budget, else its best one (every variant is in benchmarks/README.md)"
     rows = ["| results file | variant | budget | kNN (random) | linear (random) |", "|---|---|---|---|---|"]
@@ -58,23 +56,9 @@ def pretrain_table() -> str:
         rows.append(f"| `{f.stem}` | {name} ({how}) | {p['minutes']:.1f} min | {p['knn']:.3f} ({r['knn']:.3f}) | {p['linear']:.3f} ({r['linear']:.3f}) |")
     return '\n'.join(rows)
 
-def _pm(s) -> str:
-    if not s: return ''
-    return f"{s['mean']:.3f} ± {s['std']:.3f}" if s['n'] > 1 else f"{s['mean']:.3f}"
-
-def _factor(f) -> str: return '' if not f else f"{'' if f[1] == '=' else f[1]}{f[0]:.2f}x"
-
-def label_table(d:dict) -> str:
-    "The short label-efficiency table of one data set"
-    if 'declared_side' in d:
-        head = ["| labels | images | CPC fine-tuned | CPC frozen | scratch | fastai | factor vs scratch | factor vs fastai |", "|---|---|---|---|---|---|---|---|"]
-        body = [f"| {r['frac']:.0%} | {r['labels']} | {_pm(r.get('cpc_finetune'))} | {_pm(r.get('cpc_frozen'))} | {_pm(r.get('scratch'))} | "
-                f"{_pm(r.get('fastai'))} | {_factor(r.get('factors', {}).get('cpc_finetune', {}).get('scratch'))} | "
-                f"{_factor(r.get('factors', {}).get('cpc_finetune', {}).get('fastai'))} |" for r in d['summary']]
-    else:  # the format before the benchmark had four sides
-        head = ["| labels | images | CPC | scratch | factor vs scratch |", "|---|---|---|---|---|"]
-        body = [f"| {r['frac']:.0%} | {r['labels']} | {_pm(r['cpc'])} | {_pm(r['scratch'])} | {_factor(r['factor'])} |" for r in d['summary']]
-    return '\n'.join(head + body)
+def label_table(md:Path) -> str:
+    "The label-efficiency table of one data set, as its results file has it"
+    return next(t for t in md.read_text().split('\n\n') if t.startswith('| labels')).strip()
 
 def results_cell() -> str:
     "The markdown of the README's Results cell"
@@ -87,7 +71,7 @@ def results_cell() -> str:
         d = json.loads(f.read_text())
         m = d['meta']
         parts += [f"**Label efficiency, {d['dataset']}, `{m['profile']}` profile** (`{m['command']}`, {m['device']}, {m['date']}):",
-                  label_table(d), f"![{f.stem}](benchmarks/results/{f.stem}.png)"]
+                  label_table(f.with_suffix('.md')), f"![{f.stem}](benchmarks/results/{f.stem}.png)"]
     return '\n\n'.join(parts)
 
 def speed_table() -> str:
