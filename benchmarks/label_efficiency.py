@@ -36,7 +36,7 @@ profiles = {
     'cpu': dict(datasets=('imagenette', 'cifar10'), run_size='cpu', head='linear', fastai_arch='xresnet18', ft_bs=64,
                 ft_lr=2e-3, lr_mult=1, min_epochs=6, min_steps=60, ft_workers=0), # on 2 cores, worker start-up per short epoch costs more than decoding
     'gpu': dict(datasets=('imagenette-96', 'cifar10'), run_size='gpu', head='resnet', fastai_arch='xresnet50', ft_bs=128,
-                ft_lr=2e-3, lr_mult=1, min_epochs=15, min_steps=200, ft_workers=None),
+                ft_lr=2e-3, lr_mult=1, min_epochs=15, min_steps=60, ft_workers=None), # 200 steps at 1% were 200 one-batch epochs: over 2 min a run on an H100
 }
 # Per data set: pre-training epochs, images used (`n_pool`: pre-training images and label pool; None: all), validation images
 _per_dataset = {'cpu': {'imagenette': dict(pre_epochs=30, n_pool=None, n_valid=None),
@@ -107,14 +107,14 @@ def train(learn:Learner, side:str, epochs:int, c:AttrDict) -> float:
 
 def _log(msg:str): print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
-def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs, kw:dict, fresh:bool=False, log=_log) -> dict:
+def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs, kw:dict, fresh:bool=False, log=_log, meta:dict=None) -> dict:
     "Pre-train (or load the cached encoder), then train every side at every fraction and seed; results written after every run"
     path = resolve_data(name)
     pool = pool_of(path, c.n_pool)
     vfiles = L(sorted(get_image_files(path/valid_folder(path)), key=str))
     valid = vfiles if c.n_valid is None or c.n_valid >= len(vfiles) else vfiles[np.random.default_rng(0).permutation(len(vfiles))[:c.n_valid]]
     cfg = {k: v for k, v in c.items() if k != 'datasets'}
-    res = dict(dataset=Path(name).name, path=str(path), config=cfg, declared_side=declared_side, sides=list(sides), runs=[])
+    res = dict(meta=meta, dataset=Path(name).name, path=str(path), config=cfg, declared_side=declared_side, sides=list(sides), runs=[])
     stem = out_dir/f"{c.profile}-{res['dataset']}"
     partial = stem.with_suffix('.partial.json')  # the runs so far; the results files are written when every run is done
     old = next((json.loads(f.read_text()) for f in (partial, stem.with_suffix('.json')) if f.exists() and not fresh), {})
@@ -272,7 +272,7 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
         c = settings(profile, name, **given)
         for k in ('n_pool', 'n_valid'): c[k] = c[k] or None
         t, meta = time.time(), _meta(profile)  # the code as it was when the run started
-        res = run_dataset(name, c, out_dir, Path(cache), seeds, fr, kw, fresh=fresh)
+        res = run_dataset(name, c, out_dir, Path(cache), seeds, fr, kw, fresh=fresh, meta=meta)
         res['meta'] = {**meta, 'seconds': round(time.time() - t, 1)}
         for f in write_results(res, out_dir): print(f"wrote {f}")
         (out_dir/f"{profile}-{res['dataset']}.partial.json").unlink(missing_ok=True)
