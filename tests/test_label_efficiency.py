@@ -70,5 +70,5 @@ def test_results_are_published():
         assert rows, md
         for row in rows: assert row in bench, f"{md.name}: {row}"
     assert rr.pretrain_table() in readme and rr.speed_table() in readme
-    for f in rr.result_files('label-efficiency', '.json'):
+    for f in rr.label_files():
         assert rr.label_table(f.with_suffix('.md')) in readme and f"benchmarks/results/{f.stem}.png" in readme

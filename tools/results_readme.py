@@ -3,9 +3,10 @@
     python tools/results_readme.py && python tools/docs.py --readme
 
 - benchmarks/README.md (generated, whole): every results file in full, with its command, device, versions, commit and date.
-- nbs/index.ipynb (and so README.md): the `## Results` cell, short (one row per pre-training run, one label-efficiency
-  table per data set with its plot), and the `## Speed` cell, one row per throughput configuration. Each is inserted
-  before `## Two commands` the first time; the cells after them, with what the numbers mean, are written by hand.
+- nbs/index.ipynb (and so README.md): the `## Results` cell, short (one row per pre-training run with the defaults, one
+  label-efficiency table per data set and profile of the current protocol, with its plot), and the `## Speed` cell, one
+  row per throughput configuration. Each is inserted before `## Two commands` the first time; the cells after them, with
+  what the numbers mean, are written by hand.
 """
 import json, uuid
 from pathlib import Path
@@ -46,28 +47,31 @@ def benchmarks_readme() -> str:
     return '\n\n'.join(parts) + '\n'
 
 def pretrain_table() -> str:
-    "One row per pre-training results file: its default variant at the end of the budget, else its best one (every variant is in benchmarks/README.md)"
-    rows = ["| results file | variant | budget | kNN (random) | linear (random) |", "|---|---|---|---|---|"]
+    "One row per pre-training results file run with today's defaults, at the end of its budget (the studies are in benchmarks/README.md)"
+    rows = ["| results file | device | budget | kNN (random) | linear (random) |", "|---|---|---|---|---|"]
     for f in result_files('pretrain', '.json'):
         d = json.loads(f.read_text())
-        r, vs = d['random'], d['variants']
-        name = d.get('default_variant') if d.get('default_variant') in vs else max(vs, key=lambda n: vs[n]['points'][-1]['linear'])
-        p, how = vs[name]['points'][-1], 'default' if name == d.get('default_variant') else f'best of {len(vs)}'
-        rows.append(f"| `{f.stem}` | {name} ({how}) | {p['minutes']:.1f} min | {p['knn']:.3f} ({r['knn']:.3f}) | {p['linear']:.3f} ({r['linear']:.3f}) |")
+        if d.get('default_variant') not in d['variants'] or '-study' in f.stem: continue
+        r, p = d['random'], d['variants'][d['default_variant']]['points'][-1]
+        rows.append(f"| `{f.stem}` | {d['meta']['device']} | {p['minutes']:.0f} min | {p['knn']:.3f} ({r['knn']:.3f}) | {p['linear']:.3f} ({r['linear']:.3f}) |")
     return '\n'.join(rows)
 
 def label_table(md:Path) -> str:
     "The label-efficiency table of one data set, as its results file has it"
     return next(t for t in md.read_text().split('\n\n') if t.startswith('| labels')).strip()
 
+def label_files() -> list:
+    "The label-efficiency results of the current protocol (the older ones, a subset as the label pool, are in benchmarks/README.md only)"
+    return [f for f in result_files('label-efficiency', '.json') if 'declared_side' in json.loads(f.read_text())]
+
 def results_cell() -> str:
     "The markdown of the README's Results cell"
-    parts = ['## Results', "Every figure below comes from a results file in `benchmarks/results/`; [benchmarks/README.md](benchmarks/README.md) "
-             "has each in full, with the command that reproduces it, the device, versions, commit and date.",
-             "**Pre-training efficiency** (`benchmarks/pretrain_efficiency.py`): the frozen encoder's kNN and linear-probe accuracy at the "
-             "end of each run's compute budget, against a random encoder of the same architecture (in brackets); every variant of every "
-             "study, the losers too, is in benchmarks/README.md.", pretrain_table()]
-    for f in result_files('label-efficiency', '.json'):
+    parts = ['## Results', "Every figure comes from a results file in `benchmarks/results/`; [benchmarks/README.md](benchmarks/README.md) "
+             "has each in full, with the command that reproduces it, device, versions, commit and date. **Pre-training efficiency** "
+             "(`benchmarks/pretrain_efficiency.py`), today's defaults: the frozen encoder's kNN and linear-probe accuracy at the end of "
+             "the compute budget, a random encoder's in brackets (every study, losers too, in benchmarks/README.md).",
+             pretrain_table()]
+    for f in label_files():
         d = json.loads(f.read_text())
         m = d['meta']
         parts += [f"**Label efficiency, {d['dataset']}, `{m['profile']}` profile** (`{m['command']}`, {m['device']}, {m['date']}):",
@@ -75,19 +79,19 @@ def results_cell() -> str:
     return '\n\n'.join(parts)
 
 def speed_table() -> str:
-    "One row per throughput configuration"
+    "One row per throughput configuration (its tagged extra runs are in benchmarks/README.md)"
     rows = ["| results file | device | encoder, batch | images/s | achieved TFLOP/s | of the measured matmul rate | peak memory (GiB) |",
             "|---|---|---|---|---|---|---|"]
     for f in result_files('throughput', '.json'):
         d = json.loads(f.read_text()); m = d['model']
+        if f.stem != f"throughput-{d['config']}": continue
         rows.append(f"| `{f.stem}` | {d['meta']['device']} | `{m['arch']}`, {m['bs']} | {m['images_per_s']:.1f} | {m['achieved_tflops']:.3f} | "
                     f"{m['achieved_tflops'] / d['matmul_tflops']:.1%} | {m['peak_memory_gib']:.1f} |")
     return '\n'.join(rows)
 
 def speed_cell() -> str:
     "The markdown of the README's Speed cell"
-    return '\n\n'.join(['## Speed', "Pre-training speed, measured by `benchmarks/throughput.py` (options, data paths, profiles and the peer "
-                        "library in [benchmarks/README.md](benchmarks/README.md)):", speed_table()])
+    return '\n\n'.join(['## Speed', speed_table()])
 
 def _put(nb:dict, text:str):
     heads = [''.join(c['source']).split('\n', 1)[0] for c in nb['cells']]
