@@ -40,7 +40,8 @@ def resolve_data(data:str, need_train:bool=True) -> Path:
                             f"connect to the internet once, extract it to {home}/data/{url.split('/')[-1].split('.')[0]}, or pass --data PATH") from None
     else: path = Path(data).expanduser()
     if not path.is_dir(): raise UserError(f"no data set named {data!r} and no such folder: use one of {', '.join(_datasets)} or a folder path")
-    if need_train and not (path/'train').is_dir(): raise UserError(f"{path} has no train/ folder: use fastai's layout, train/<class>/*.jpg and val/<class>/*.jpg")
+    if need_train and not (path/'train').is_dir(): raise UserError(f"{path} has no train/ folder: the whole job needs fastai's layout, train/<class>/*.jpg and val/<class>/*.jpg; "
+                                                                     f"to pre-train alone on a folder of images, run: fastai-cpc pretrain --data {path}")
     return path
 
 # %% ../nbs/06_cli.ipynb #c7e14409

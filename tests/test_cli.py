@@ -40,6 +40,7 @@ def _images(folder:Path, n:int, size=24, seed=0):
     ({'train/a': 8, 'train/b': 8}, 'no validation folder'),
     ({'train': 8, 'val': 4}, 'no class sub-folders'),
     ({'train/a': 8, 'val/a': 4}, "only the class 'a'"),
+    ({'.': 8}, 'has no train/ folder'),  # a flat folder of images: pre-training alone works on it
 ])
 def test_cli_bad_folders_fail_before_training(tmp_path, layout, msg):
     for sub, n in layout.items(): _images(tmp_path/'data'/sub, n)
@@ -47,7 +48,7 @@ def test_cli_bad_folders_fail_before_training(tmp_path, layout, msg):
     r = run('--data', str(tmp_path/'data'), '--preset', 'cpu', '--num-workers', '0', '--out', str(tmp_path/'out'))
     assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
     assert not (tmp_path/'out').exists() and 'epoch' not in r.stdout  # nothing trained, nothing written
-    if 'class' in msg: assert 'fastai-cpc pretrain --data' in r.stderr  # what to do instead
+    if 'class' in msg or 'train/' in msg: assert 'fastai-cpc pretrain --data' in r.stderr  # what to do instead
 
 def test_pretrain_on_a_flat_folder_of_images(tmp_path):
     _images(tmp_path/'pics', 40)
