@@ -81,8 +81,9 @@ def main(data:str='imagenette', # data set name or a folder with train/<class>/
     path, c = resolve_data(data), dict(run_sizes['cpu'])
     enc_dir = here.parent/'models'/'finetune-rule'
     name = f"{Path(data).name}-{c['arch']}-{c['size']}px-e{c['epochs']}"
-    enc_file, t = enc_dir/f'{name}-encoder.pth', time.time()
-    if not enc_file.exists(): run_pretrain(path, out=enc_dir, name=name, resume=(enc_dir/f'{name}-last.pth').exists(), **c)
+    t = time.time()  # encoders cached by earlier versions (.pth) still count
+    cached = [f for f in (enc_dir/f'{name}-encoder.safetensors', enc_dir/f'{name}-encoder.pth') if f.exists()]
+    enc_file = cached[0] if cached else run_pretrain(path, out=enc_dir, name=name, resume=(enc_dir/f'{name}-last.pth').exists(), **c)
     dls = holdout_dls(path, c, frac, n_holdout)
     res = dict(meta=meta(), dataset=Path(data).name, run_size=c, frac=frac, labelled=len(dls.train_ds), holdout=len(dls.valid_ds),
                encoder=str(enc_file.relative_to(here.parent)), pretrain_seconds=round(time.time() - t), rules={})

@@ -85,9 +85,9 @@ def pool_of(path:Path, n:int|None) -> L:
 def encoder_file(path:Path, pool:L, c:AttrDict, cache:Path) -> tuple:
     "The encoder pre-trained on `pool` with the settings of `c`, and the seconds pre-training took in this run (0: it was cached)"
     name = f"{path.name}-{c.arch}-{c.size}px-p{c.patch_size}-n{len(pool)}-e{c.pre_epochs}-bs{c.bs}-lr{c.lr:g}-d{c.n_dirs}"
-    enc, t = cache/f'{name}-encoder.pth', time.time()
-    if enc.exists(): return enc, 0.
-    run_pretrain(path, out=cache, name=name, resume=(cache/f'{name}-last.pth').exists(), items=pool, **{**c, 'epochs': c.pre_epochs, 'n_train': None})
+    t = time.time()
+    if cached := [f for f in (cache/f'{name}-encoder.safetensors', cache/f'{name}-encoder.pth') if f.exists()]: return cached[0], 0.
+    enc = run_pretrain(path, out=cache, name=name, resume=(cache/f'{name}-last.pth').exists(), items=pool, **{**c, 'epochs': c.pre_epochs, 'n_train': None})
     return enc, round(time.time() - t, 1)
 
 def classifier(side:str, dls:DataLoaders, enc:Path, c:AttrDict) -> Learner:

@@ -8,7 +8,7 @@ Each variant pre-trains a CPC model on every training image of the data set (lab
 seen) for the same budget of compute. On a CPU the budget is the process's CPU time (`time.process_time()`, every
 thread: `--minutes 30` on 2 threads is 60 CPU-minutes), so a shared machine's drifting speed does not change what a
 variant gets; on a GPU it is the synchronised wall time of the training steps. Data loading is counted too: on a CPU
-it runs in the process (`num_workers=0`); on a GPU the images are decoded once onto it (`cpc_device_dls`, as the `gpu`
+it runs in the process (`num_workers=0`); on a GPU the images are decoded once onto it (`cpc_dls(..., on_device=True)`, as the `gpu`
 run size does) and every batch is cut and augmented there. The one-cycle schedule follows the fraction of the budget used.
 
 At every `--every` minutes of the budget, and at its end, the run stops the clock and records the training loss, the
@@ -128,8 +128,8 @@ def pretrain(name:str, v:dict, c:dict, path:Path, minutes:float, every:float, pr
     set_seed(0)
     aug = augmentation(v.get('aug'))
     kw = dict(size=c['size'], patch_size=c['patch_size'], bs=v['bs'], aug=aug, device=c['device'])
-    # on a GPU the images are decoded once onto it (`cpc_device_dls`), as the `gpu` run size does; on a CPU fastai's path, in-process
-    dls = cpc_device_dls(path/'train', valid_pct=0.001, **kw) if c['on_device'] else cpc_dls(path/'train', valid_pct=0.001, num_workers=0, **kw)
+    # on a GPU the images are decoded once onto it (`on_device`), as the `gpu` run size does; on a CPU fastai's path, in-process
+    dls = cpc_dls(path/'train', valid_pct=0.001, on_device=c['on_device'], **kw, **({} if c['on_device'] else dict(num_workers=0)))
     learn = cpc_learner(dls, arch=c['arch'], **{k: v[k] for k in _learner_args if k in v})
     if c['bf16']: learn.to_bf16()
     vkw = dict(kw, bs=max(1, min(v['bs'], len(val_files) // 2)))
@@ -151,7 +151,7 @@ def pretrain(name:str, v:dict, c:dict, path:Path, minutes:float, every:float, pr
         on_point(dict(summary, points=points))
         print(f"  {name} @ {p['minutes']:.1f} min ({p['steps']} steps, {p['images']/len(dls.train_ds):.1f} epochs): loss {p['train_loss']:.3f}, "
               f"cpc acc {p['cpc_accuracy']:.3f}, kNN {p['knn']:.3f}, linear {p['linear']:.3f}", flush=True)
-    enc_file = save_encoder(learn, out/f"{name}.pth")
+    enc_file = save_encoder(learn, out/f"{name}.safetensors")
     return dict(summary, points=points, encoder_file=str(enc_file))
 
 def meta(profile:str) -> dict:

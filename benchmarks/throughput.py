@@ -13,8 +13,8 @@ against plain `F.conv2d`, fused or fastai's Adam, chunked logits, activation che
 `torch.compile`) interleaved with the configuration as it is, with the activation memory of each.
 
 Both data paths are timed separately on real images (Imagenette from `untar_data`, upscaled where the
-configuration needs larger images): fastai's `cpc_dls` and the device path `cpc_device_dls`. On a GPU, `--profile`
-runs training steps fed by `cpc_device_dls` under `torch.profiler` and reports the fraction of the time the GPU is busy.
+configuration needs larger images): fastai's `cpc_dls` and the device path `cpc_dls(on_device=True)`. On a GPU, `--profile`
+runs training steps fed by `cpc_dls(on_device=True)` under `torch.profiler` and reports the fraction of the time the GPU is busy.
 
 Each run writes `benchmarks/results/throughput-<config>.md` and `.json` with the command, device, versions, commit and date.
 
@@ -35,7 +35,7 @@ root = here.parent
 sys.path.insert(0, str(root))
 from fastai_cpc.models import create_cpc_model, cpc_presets, MatmulConv2d, kept_for_backward
 from fastai_cpc.loss import CPCLoss
-from fastai_cpc.data import grid_size
+from fastai_cpc.data import grid_size, cpc_dls
 
 CONFIGS = {
     'cpu-tiny':  dict(device='cpu', size=64, patch_size=16, arch='tiny', bs=32, bf16=False, channels_last=True),
@@ -205,15 +205,13 @@ def _images_per_s(dl, n_batches:int, device:str) -> float:
 def measure_data(cfg:dict, bs:int, n_batches:int, num_workers:int|None) -> dict:
     """Images/s of both data paths on real image files (Imagenette unless --images), each up to a normalised batch of augmented patch grids on the
     device: fastai's (`cpc_dls`: DataLoader workers decode and crop every file every epoch) and the device path
-    (`cpc_device_dls`: decoded once into a uint8 tensor on the device, then cropped and augmented there in batches)"""
-    from fastai_cpc.data import cpc_dls
-    from fastai_cpc.device_data import cpc_device_dls
+    (`cpc_dls(on_device=True)`: decoded once into a uint8 tensor on the device, then cropped and augmented there in batches)"""
     files = _train_files(bs * (n_batches + 2) * 2)
     kw = dict(size=cfg['size'], patch_size=cfg['patch_size'], bs=bs, device=cfg['device'])
     dls = cpc_dls(files, **kw, **({} if num_workers is None else dict(num_workers=num_workers)))
     res = dict(fastai=dict(images_per_s=_images_per_s(dls.train, n_batches, cfg['device']), num_workers=dls.train.num_workers))
     t = time.perf_counter()
-    ddls = cpc_device_dls(files, **kw)
+    ddls = cpc_dls(files, on_device=True, **kw)
     res['device'] = dict(images_per_s=_images_per_s(ddls.train, n_batches, cfg['device']), decode_s=time.perf_counter() - t, images=len(files))
     return dict(res, batches=n_batches, bs=bs,
                 source=f"{_images_name()}, random-resized-cropped to {cfg['size']} px")
@@ -226,11 +224,10 @@ def _union_us(intervals) -> float:
     return total
 
 def profile_busy(cfg:dict, bs:int, warmup:int=3, steps:int=5) -> dict:
-    """Fraction of the wall time of `steps` training steps, fed by `cpc_device_dls`, during which the GPU runs a kernel or
+    """Fraction of the wall time of `steps` training steps, fed by `cpc_dls(on_device=True)`, during which the GPU runs a kernel or
     a copy (`torch.profiler`): the union of the device's activity intervals over the span of all recorded events"""
     from torch.profiler import profile, ProfilerActivity
-    from fastai_cpc.device_data import cpc_device_dls
-    dls = cpc_device_dls(_train_files(bs * (warmup + steps + 2)), size=cfg['size'], patch_size=cfg['patch_size'], bs=bs, device='cuda', valid_pct=0.01)
+    dls = cpc_dls(_train_files(bs * (warmup + steps + 2)), size=cfg['size'], patch_size=cfg['patch_size'], bs=bs, on_device=True, device='cuda', valid_pct=0.01)
     model, lf, opt = build(cfg)
     it = iter(dls.train)
     step = lambda: train_step(model, lf, opt, next(it)[0], cfg['bf16'], cfg.get('matmul', True))
@@ -300,11 +297,11 @@ def report(name:str, cfg:dict, res:dict) -> str:
     if 'data' in res:
         d = res['data']
         lines += [f"| data path, cpc_dls (DataLoader workers: {d['fastai']['num_workers']}): images/s | {d['fastai']['images_per_s']:.1f} |",
-                  f"| data path, cpc_device_dls (on the {cfg['device'].upper()}): images/s | {d['device']['images_per_s']:.1f} (after decoding {d['device']['images']} files once in {d['device']['decode_s']:.1f} s) |"]
+                  f"| data path, cpc_dls(on_device=True) (on the {cfg['device'].upper()}): images/s | {d['device']['images_per_s']:.1f} (after decoding {d['device']['images']} files once in {d['device']['decode_s']:.1f} s) |"]
         lines += ['', f"Data paths: {d['source']}, batch {d['bs']}, {d['batches']} batches after the first, each up to a normalised batch of augmented patch grids on the device."]
     if 'profile' in res:
         pr = res['profile']
-        lines += ['', '## Is the GPU busy?', '', f"`torch.profiler` over {pr['steps']} training steps of batch {pr['bs']}, fed by `cpc_device_dls` (crop, patchify and augmentation on the GPU): "
+        lines += ['', '## Is the GPU busy?', '', f"`torch.profiler` over {pr['steps']} training steps of batch {pr['bs']}, fed by `cpc_dls(on_device=True)` (crop, patchify and augmentation on the GPU): "
                   f"the GPU ran a kernel or a copy during **{pr['busy']:.1%}** of the {pr['span_ms']:.0f} ms. Most expensive operations on the GPU:", '', '```', pr['top_ops'].strip(), '```']
     if 'variants' in res:
         cuda = cfg['device'] == 'cuda'
@@ -344,7 +341,7 @@ def main():
     ap.add_argument('--variants', nargs='*', choices=[n for n in VARIANTS if n != 'as configured'],
                     help="also time the step with each of these options (none named: every option that applies to the device)")
     ap.add_argument('--variants-bs', type=int, help="batch of the --variants comparison (default: the configuration's; on a GPU a quarter of it, since all variants share the memory)")
-    ap.add_argument('--profile', action='store_true', help='GPU: profile steps fed by cpc_device_dls and report how busy the GPU is')
+    ap.add_argument('--profile', action='store_true', help='GPU: profile steps fed by cpc_dls(on_device=True) and report how busy the GPU is')
     ap.add_argument('--data-batches', type=int, default=10, help='batches of the data-path timing; 0 to skip it')
     ap.add_argument('--num-workers', type=int, help='DataLoader workers of the data path (fastai default if not given)')
     ap.add_argument('--images', help="folder of images for the data paths and --profile (default: Imagenette 160 px's train/, from untar_data)")
@@ -381,7 +378,7 @@ def main():
         print(f"profile: GPU busy {res['profile']['busy']:.1%} of {res['profile']['steps']} steps", flush=True)
     if a.data_batches:
         res['data'] = measure_data(cfg, bs, a.data_batches, a.num_workers)
-        print(f"data path: cpc_dls {res['data']['fastai']['images_per_s']:.1f} images/s, cpc_device_dls {res['data']['device']['images_per_s']:.1f} images/s", flush=True)
+        print(f"data path: cpc_dls {res['data']['fastai']['images_per_s']:.1f} images/s, cpc_dls(on_device=True) {res['data']['device']['images_per_s']:.1f} images/s", flush=True)
     if a.peer:
         gc.collect(); torch.cuda.empty_cache() # tensors of the runs above, in reference cycles, would hold the GPU memory the peer needs
         try: res['peer'] = run_peer(a.peer, cfg, a.peer_bs, 1, a.peer_steps)

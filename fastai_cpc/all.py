@@ -15,6 +15,7 @@ from fastai.vision.all import *
 from .data import *
 from .device_data import *
 from .models import *
+from .files import *
 from .loss import *
 from .callback import *
 from .learner import *

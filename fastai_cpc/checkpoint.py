@@ -8,7 +8,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/checkpoint.html.md"""
 from __future__ import annotations
 import random
 from fastai.vision.all import *
-from .learner import _save_atomic
+from .files import *
 
 # %% auto #0
 __all__ = ['Checkpoint', 'load_checkpoint']
@@ -66,10 +66,10 @@ class Checkpoint(Callback):
         value = self._value()
         state = dict(format=_ckpt_format, version=1, epoch=self.epoch, n_epoch=self.n_epoch, monitor=self.monitor, value=value,
                      model=self.learn.model.state_dict(), opt=_plain(self.learn.opt.state_dict()), rng=_rng_state(self.dls))
-        _save_atomic(state, last)
+        atomic_write(last, partial(torch.save, state))
         if value is None or self.best is None or self.comp(value, self.best):
             self.best = value
-            _save_atomic(state, best)
+            atomic_write(best, partial(torch.save, state))
 
 # %% ../nbs/04a_checkpoint.ipynb #83d9f70f
 def load_checkpoint(learn:Learner, # a `Learner` built as for the run that wrote `fname`
@@ -78,11 +78,7 @@ def load_checkpoint(learn:Learner, # a `Learner` built as for the run that wrote
     "Restore weights, optimiser and random state from a `Checkpoint` file"
     fname = Path(fname)
     if not fname.exists(): raise FileNotFoundError(f"nothing to resume: no checkpoint at {fname}")
-    try: ckpt = torch.load(fname, map_location=learn.dls.device, weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{fname} cannot be read as a checkpoint ({type(e).__name__}); files that need pickled code are refused") from None
-    if not isinstance(ckpt, dict) or ckpt.get('format') != _ckpt_format:
-        raise ValueError(f"{fname} is not a fastai_cpc checkpoint (no '{_ckpt_format}' header): use a file written by `Checkpoint`")
+    ckpt = read_weights(fname, 'checkpoint', _ckpt_format, 'Checkpoint', map_location=learn.dls.device)
     try: learn.model.load_state_dict(ckpt['model'])
     except RuntimeError as e:
         raise ValueError(f"the checkpoint {fname} does not fit this model: build the Learner with the settings of the run that wrote it.\n{e}") from None

@@ -13,6 +13,7 @@ from fastai.vision.all import *
 from .data import *
 from .device_data import *
 from .callback import *
+from .files import *
 from .learner import *
 from .checkpoint import *
 from .finetune import *
@@ -59,10 +60,9 @@ def _subsample(items:L, n:int|None, seed:int) -> L:
 
 # %% ../nbs/06_cli.ipynb #aed5fa40
 def _pretrain_dls(items:L, c:dict, seed:int, num_workers=None, device=None) -> DataLoaders:
-    "Pre-training DataLoaders: decoded once onto the device with `c.on_device` (`cpc_device_dls`), else read by fastai's workers (`cpc_dls`)"
-    kw = dict(size=c.size, patch_size=c.patch_size, bs=min(c.bs, len(items)//2), seed=seed)
-    if c.on_device: return cpc_device_dls(items, device=device, **kw)
-    return cpc_dls(items, num_workers=ifnone(num_workers, defaults.cpus), device=device, **kw)
+    "Pre-training DataLoaders: decoded once onto the device with `c.on_device`, else read by fastai's workers"
+    kw = {} if c.on_device else dict(num_workers=ifnone(num_workers, defaults.cpus))
+    return cpc_dls(items, size=c.size, patch_size=c.patch_size, bs=min(c.bs, len(items)//2), seed=seed, on_device=c.on_device, device=device, **kw)
 
 def _precision(learn:Learner, c:dict) -> Learner:
     "bf16 mixed precision if `c.bf16` asks for it and a GPU is there to run it"
@@ -122,7 +122,7 @@ def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Pa
     log(job_plan(frac, c, len(train_items), n_labelled))
     pre = _precision(cpc_learner(_pretrain_dls(train_items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs), c)
     pre.fit_one_cycle(c.epochs, c.lr)
-    enc_file = save_encoder(pre, Path(out)/f'cpc_{c.arch}_{c.size}px.pth')
+    enc_file = save_encoder(pre, Path(out)/f'cpc_{c.arch}_{c.size}px.safetensors')
     dls = subset_dls(path, frac=frac, size=c.size, bs=min(c.bs, n_labelled), seed=seed, n_valid=c.n_valid, **kw)
     results = []
     for name, encoder in [('CPC pre-trained', enc_file), ('from scratch', c.arch)]:
@@ -157,13 +157,17 @@ def verdict(results:list, epochs:int) -> str:
 # %% ../nbs/06_cli.ipynb #6155a331
 _user_errors = (UserError, ValueError, FileNotFoundError, TrainingDiverged)
 
-def _preset(preset:str|None) -> tuple:
-    "The preset asked for, or the one that fits the hardware, with a note on the choice"
+def _settings(prog:str, data:str, path:Path, preset:str|None, options:dict) -> dict:
+    "The run size `preset` (the one that fits the hardware if not given) with every option given on top; says which, in one line"
+    why = ''
     if preset is None:
         preset = 'gpu' if torch.cuda.is_available() else 'cpu'
-        return preset, f" (no preset given: {'a GPU is' if preset == 'gpu' else 'no GPU is'} visible; --preset {'cpu' if preset == 'gpu' else 'gpu'} for the other)"
+        why = f" (no preset given: {'a GPU is' if preset == 'gpu' else 'no GPU is'} visible; --preset {'cpu' if preset == 'gpu' else 'gpu'} for the other)"
     if preset not in presets: raise UserError(f"unknown preset {preset!r}: use one of {', '.join(presets)}")
-    return preset, ''
+    cfg = {**presets[preset], **{k: v for k, v in options.items() if k in presets[preset] and v is not None}}
+    for k in ('n_train', 'n_valid'): cfg[k] = cfg[k] or None  # 0: all
+    print(f"{prog}: {data}{'' if str(path) == data else f' ({path})'}, preset {preset}{why}", flush=True)
+    return cfg
 
 def _fail(e:Exception, debug:bool):
     "One line on stderr and exit status 2, or the traceback with `--debug`"
@@ -196,13 +200,8 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
         ):
     "Pre-train CPC v2 on the training images, fine-tune on a fraction of the labels, and compare with training from scratch. Pre-training alone, resumable: fastai-cpc pretrain --help"
     try:
-        preset, why = _preset(preset)
-        given = dict(size=size, patch_size=patch_size, arch=arch, bs=bs, epochs=epochs, ft_epochs=ft_epochs, lr=lr,
-                     ft_lr=ft_lr, lr_mult=lr_mult, n_train=n_train, n_valid=n_valid, on_device=on_device, bf16=bf16)
-        cfg = {**presets[preset], **{k: v for k, v in given.items() if v is not None}}
-        for k in ('n_train', 'n_valid'): cfg[k] = cfg[k] or None
         path = resolve_data(data)
-        print(f"fastai-cpc: {data} ({path}), preset {preset}{why}", flush=True)
+        cfg = _settings('fastai-cpc', data, path, preset, locals())
         with plain_progress(): results = run_job(path, frac=frac, seed=seed, num_workers=num_workers, out=Path(out), **cfg)
     except _user_errors as e: _fail(e, debug)
     print('\n' + results_table(results) + '\n\n' + verdict(results, cfg['epochs']))
@@ -230,7 +229,7 @@ def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool
     else:
         if start: print(f"resuming from {last}: epoch {start + 1} of {c.epochs}", flush=True)
         learn.fit_one_cycle(c.epochs, c.lr, start_epoch=start, cbs=Checkpoint(name))
-    return save_encoder(learn, out/f'{name}-encoder.pth')
+    return save_encoder(learn, out/f'{name}-encoder.safetensors')
 
 # %% ../nbs/06_cli.ipynb #f74b3fc2
 @call_parse
@@ -254,12 +253,8 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
             ):
     "Pre-train CPC v2 on a folder of images (its train/ folder if it has one), with a checkpoint every epoch; --resume continues an interrupted run"
     try:
-        preset, why = _preset(preset)
-        given = dict(size=size, patch_size=patch_size, arch=arch, bs=bs, epochs=epochs, lr=lr, n_train=n_train, on_device=on_device, bf16=bf16)
-        cfg = {**presets[preset], **{k: v for k, v in given.items() if v is not None}}
-        cfg['n_train'] = cfg['n_train'] or None
         path = resolve_data(data, need_train=False)
-        print(f"fastai-cpc pretrain: {data} ({path}), preset {preset}{why}", flush=True)
+        cfg = _settings('fastai-cpc pretrain', data, path, preset, locals())
         with plain_progress(): enc = run_pretrain(path, out=Path(out), name=name, resume=resume, seed=seed, num_workers=num_workers, **cfg)
     except _user_errors as e: _fail(e, debug)
     print(f"encoder: {enc}")

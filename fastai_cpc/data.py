@@ -12,7 +12,8 @@ from fastai.vision.all import *
 
 # %% auto #0
 __all__ = ['grid_size', 'patchify', 'patches_to_image', 'TensorPatches', 'PatchAugment', 'CPCPatches', 'to_rgb', 'RGBImage',
-           'check_images', 'cpc_dls', 'show_augmented', 'label_subset', 'valid_folder', 'labelled_dls', 'subset_dls']
+           'check_images', 'cpc_dls', 'cpc_device_dls', 'show_augmented', 'label_subset', 'valid_folder',
+           'labelled_dls', 'subset_dls']
 
 # %% ../nbs/00_data.ipynb #ec35dfd1
 def grid_size(size:int, # side S of the (square) image, in pixels
@@ -223,17 +224,42 @@ def cpc_dls(source, # a folder of images (searched recursively) or a list of ima
             aug:PatchAugment|None=None, # per-patch augmentation; `None` for the defaults
             augment:bool=True, # per-patch augmentation on the training set
             seed:int|None=42, # seed of the train/valid split
-            **kwargs, # passed to `DataBlock.dataloaders` (num_workers, device, ...)
+            on_device:bool=False, # decode every image once onto `device` and make every batch there (see the next chapter)
+            store_size:int|None=None, # with `on_device`: side of the squares kept on the device; `size` by default
+            p_flip:float=0.5, # with `on_device`: probability of flipping a training image
+            device=None, # where batches are made (and, with `on_device`, the images kept); `default_device()` by default
+            **kwargs, # passed to `DataBlock.dataloaders` (num_workers, ...)
            ) -> DataLoaders:
-    "Unlabelled `DataLoaders` whose batches are CPC patch grids `[B, G, G, C, P, P]`"
+    "Unlabelled `DataLoaders` whose batches are CPC patch grids `[B, G, G, C, P, P]`; `dls.image_size` and `dls.patch_size` say their sizes"
     grid_size(size, patch_size)
+    store_size = ifnone(store_size, size)
+    if on_device and store_size < size: raise ValueError(f"store_size={store_size} is smaller than the crop size {size}: use store_size >= {size}")
     items = _image_items(source)
-    dblock = DataBlock(blocks=ImageBlock(RGBImage), splitter=RandomSplitter(valid_pct, seed=seed),
-                       item_tfms=RandomResizedCrop(size, min_scale=min_scale),
-                       batch_tfms=[CPCPatches(patch_size, aug=aug, augment=augment), Normalize.from_stats(*imagenet_stats)])
-    dsets_size = round(len(items) * (1 - valid_pct))
-    _check_bs(bs, dsets_size)
-    return dblock.dataloaders(items, bs=bs, **kwargs)
+    tfms = lambda: [CPCPatches(patch_size, aug=aug, augment=augment), Normalize.from_stats(*imagenet_stats)]
+    if on_device: dls = _device_dls(items, size, bs, valid_pct, min_scale, seed, store_size, p_flip, ifnone(device, default_device()), tfms)
+    else:
+        _check_bs(bs, round(len(items) * (1 - valid_pct)))
+        dblock = DataBlock(blocks=ImageBlock(RGBImage), splitter=RandomSplitter(valid_pct, seed=seed),
+                           item_tfms=RandomResizedCrop(size, min_scale=min_scale), batch_tfms=tfms())
+        dls = dblock.dataloaders(items, bs=bs, device=device, **kwargs)
+    dls.image_size, dls.patch_size = size, patch_size  # what `cpc_learner` builds the model and checks the grid for
+    return dls
+
+def _device_dls(items, size, bs, valid_pct, min_scale, seed, store_size, p_flip, device, tfms) -> DataLoaders:
+    "The same split and batch transforms as fastai's pipeline, from images decoded once onto `device` (`DeviceImagesDL`)"
+    from fastai_cpc.device_data import decode_images, ImagesOnDevice, DeviceImagesDL  # here: device_data builds on this module
+    trn, val = RandomSplitter(valid_pct, seed=seed)(items)
+    _check_bs(bs, len(trn))
+    images = decode_images(items, store_size).to(device)
+    def _dl(idx, split, **kw):
+        return DeviceImagesDL(ImagesOnDevice(images[torch.as_tensor(idx, dtype=torch.long, device=device)], split), size, min_scale, p_flip,
+                              bs=bs, after_batch=tfms(), device=device, **kw)
+    return DataLoaders(_dl(trn, 0, shuffle=True, drop_last=True), _dl(val, 1), device=device)
+
+def cpc_device_dls(source, **kwargs) -> DataLoaders:
+    "Deprecated: `cpc_dls(source, on_device=True, ...)`"
+    warnings.warn("cpc_device_dls is deprecated: use cpc_dls(..., on_device=True)", DeprecationWarning, stacklevel=2)
+    return cpc_dls(source, on_device=True, **kwargs)
 
 # %% ../nbs/00_data.ipynb #28e8e8c0
 def show_augmented(dls:DataLoaders, # DataLoaders from `cpc_dls` (anything with a `CPCPatches` batch transform)
@@ -308,7 +334,9 @@ def labelled_dls(train_items, # labelled training images
                        splitter=IndexSplitter(range(len(trn), len(trn) + len(val))),
                        item_tfms=RandomResizedCrop(size, min_scale=min_scale),
                        batch_tfms=[Flip(), Normalize.from_stats(*imagenet_stats)])
-    return dblock.dataloaders(trn + val, bs=bs, **kwargs)
+    dls = dblock.dataloaders(trn + val, bs=bs, **kwargs)
+    dls.image_size = size
+    return dls
 
 # %% ../nbs/00_data.ipynb #2414c2c8
 def subset_dls(path, # folder with `train/` and a validation folder, one sub-folder per class

@@ -8,10 +8,9 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/device_data.html.md"""
 from __future__ import annotations
 from fastai.vision.all import *
 from .data import *
-from .data import _image_items, _check_bs
 
 # %% auto #0
-__all__ = ['decode_images', 'random_resized_crop', 'ImagesOnDevice', 'DeviceImagesDL', 'cpc_device_dls']
+__all__ = ['decode_images', 'random_resized_crop', 'ImagesOnDevice', 'DeviceImagesDL']
 
 # %% ../nbs/00a_device_data.ipynb #b880d715
 def _load_square(fn, size:int) -> np.ndarray:
@@ -90,32 +89,3 @@ class DeviceImagesDL(TfmdDL):
 
     def new(self, dataset=None, cls=None, **kwargs):
         return super().new(dataset, cls, **merge(dict(size=self.size, min_scale=self.min_scale, p_flip=self.p_flip), kwargs))
-
-# %% ../nbs/00a_device_data.ipynb #5eeca145
-def cpc_device_dls(source, # a folder of images (searched recursively) or a list of image files
-                   size:int=64, # side S of the square crop each image is cut into patches from
-                   patch_size:int=16, # side P of a patch (stride P//2), so G = 2*size/patch_size - 1
-                   bs:int=64, # images per batch
-                   valid_pct:float=0.05, # fraction of images held out to track the pre-training loss
-                   min_scale:float=0.35, # smallest area fraction kept by the random crop on the training set
-                   aug:PatchAugment|None=None, # per-patch augmentation; `None` for the defaults
-                   augment:bool=True, # per-patch augmentation on the training set
-                   seed:int|None=42, # seed of the train/valid split
-                   store_size:int|None=None, # side of the squares kept on the device; `size` by default
-                   p_flip:float=0.5, # probability of flipping a training image (patches are also flipped by `aug`)
-                   device=None, # where the images live and batches are made; `default_device()` by default
-                  ) -> DataLoaders:
-    "`cpc_dls`, with every image decoded once into a uint8 tensor on `device` and every batch cropped, patchified and augmented there"
-    grid_size(size, patch_size)
-    store_size = ifnone(store_size, size)
-    if store_size < size: raise ValueError(f"store_size={store_size} is smaller than the crop size {size}: use store_size >= {size}")
-    items = _image_items(source)
-    trn, val = RandomSplitter(valid_pct, seed=seed)(items)
-    _check_bs(bs, len(trn))
-    device = ifnone(device, default_device())
-    images = decode_images(items, store_size).to(device)
-    def _dl(idx, split, **kw):
-        tfms = [CPCPatches(patch_size, aug=aug, augment=augment), Normalize.from_stats(*imagenet_stats)]
-        return DeviceImagesDL(ImagesOnDevice(images[torch.as_tensor(idx, dtype=torch.long, device=device)], split), size, min_scale, p_flip,
-                              bs=bs, after_batch=tfms, device=device, **kw)
-    return DataLoaders(_dl(trn, 0, shuffle=True, drop_last=True), _dl(val, 1), device=device)

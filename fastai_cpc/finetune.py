@@ -11,7 +11,7 @@ from .data import *
 from .models import *
 from .callback import *
 from .learner import *
-from .learner import _encoder_of, _image_size
+from .files import *
 
 # %% auto #0
 __all__ = ['AvgStartBatchNorm1d', 'AvgStartBatchNorm2d', 'linear_head', 'resnet_head', 'CPCClassifier', 'cpc_splitter',
@@ -69,7 +69,7 @@ def _as_encoder(encoder) -> CPCEncoder:
     "A fresh copy of the encoder described by `encoder`"
     if isinstance(encoder, str) and encoder in cpc_presets: return cpc_encoder(encoder)
     if isinstance(encoder, (str, Path)): return load_encoder(encoder)
-    return deepcopy(_encoder_of(encoder)).float()
+    return deepcopy(encoder_of(encoder)).float()
 
 # %% ../nbs/05_finetune.ipynb #2b143962
 _heads = {'linear': linear_head, 'resnet': resnet_head}
@@ -89,7 +89,7 @@ def cpc_classifier(dls:DataLoaders, # labelled image DataLoaders, e.g. from `sub
                          f"leave patch_size out, or use an encoder trained on {patch_size} px patches")
     patch_size = ifnone(patch_size, enc.patch_size)
     if patch_size is None: raise ValueError("this encoder does not know its patch size: pass patch_size=")
-    if (size := _image_size(dls)) is not None: grid_size(size, patch_size)
+    if (size := getattr(dls, 'image_size', None)) is not None: grid_size(size, patch_size)
     if head not in _heads: raise ValueError(f"unknown head {head!r}: choose one of {', '.join(_heads)}")
     n_out = ifnone(n_out, get_c(dls))
     model = CPCClassifier(enc, _heads[head](enc.dim, n_out), patch_size)

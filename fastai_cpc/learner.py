@@ -1,4 +1,4 @@
-"""`cpc_learner` builds a ready fastai `Learner` for CPC v2 pre-training from `DataLoaders`; `save_encoder` and `load_encoder` keep the part worth keeping, as plain weights.
+"""`cpc_learner` builds a ready fastai `Learner` for CPC v2 pre-training from `DataLoaders`.
 
 Docs: https://fastai-cpc.github.io/fastai_cpc/learner.html.md"""
 
@@ -8,13 +8,13 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/learner.html.md"""
 from __future__ import annotations
 from fastai.vision.all import *
 from .data import *
-from .device_data import *
 from .models import *
 from .loss import *
 from .callback import *
+from .files import * # save_encoder and load_encoder lived here in 0.0.1: still importable from this module
 
 # %% auto #0
-__all__ = ['cpc_learner', 'save_encoder', 'load_encoder']
+__all__ = ['cpc_learner']
 
 # %% ../nbs/04_learner.ipynb #19260a2d
 def _patches_tfm(dls) -> CPCPatches:
@@ -22,12 +22,6 @@ def _patches_tfm(dls) -> CPCPatches:
     tfm = first(t for t in dls.train.after_batch.fs if isinstance(t, CPCPatches))
     if tfm is None: raise ValueError("these DataLoaders do not cut images into patches: build them with `cpc_dls`, or add `CPCPatches` to their batch_tfms")
     return tfm
-
-def _image_size(dls) -> int|None:
-    "Side of the images `dls` crops to, if its training DataLoader (`DeviceImagesDL`) or an item transform says so"
-    if isinstance(dls.train, DeviceImagesDL): return dls.train.size
-    size = first(getattr(t, 'size', None) for t in dls.train.after_item.fs if getattr(t, 'size', None) is not None)
-    return size if size is None or isinstance(size, int) else size[0]
 
 # %% ../nbs/04_learner.ipynb #7f0f649d
 @delegates(Learner.__init__)
@@ -48,74 +42,9 @@ def cpc_learner(dls:DataLoaders, # unlabelled patch DataLoaders, from `cpc_dls`
     "A `Learner` that pre-trains a CPC v2 model on the patch batches of `dls`"
     patches = _patches_tfm(dls)
     loss = CPCLoss(offsets, scale, chunk, temperature)
-    if (size := _image_size(dls)) is not None: loss.check_grid(grid_size(size, patches.patch_size))
+    if (size := getattr(dls, 'image_size', None)) is not None: loss.check_grid(grid_size(size, patches.patch_size))
     model = create_cpc_model(arch, offsets=offsets, n_dirs=n_dirs, target_dim=target_dim, context_dim=context_dim,
                              context_blocks=context_blocks, share_context=share_context)
     model.encoder.patch_size, model.encoder.checkpoint = patches.patch_size, checkpoint
     cbs = L(CPC(loss), DivergenceGuard()) + L(kwargs.pop('cbs', None))
     return Learner(dls, model, loss_func=loss, cbs=cbs, metrics=ifnone(metrics, ContrastiveAccuracy()), **kwargs)
-
-# %% ../nbs/04_learner.ipynb #97c369e3
-def _encoder_of(o) -> nn.Module:
-    "The patch encoder of a Learner, a CPC model, a classifier, or an encoder"
-    if isinstance(o, Learner): o = o.model
-    return getattr(o, 'encoder', o)
-
-# %% ../nbs/04_learner.ipynb #a7eefb22
-_enc_format = 'fastai_cpc.encoder'
-
-def _save_atomic(obj, fname:Path):
-    "`torch.save` to a temporary file beside `fname`, flushed to disk, then renamed over it: a reader sees the old file or the new one, never half of one"
-    tmp = fname.with_name(f'.{fname.name}.tmp')
-    with open(tmp, 'wb') as f:
-        torch.save(obj, f)
-        f.flush(); os.fsync(f.fileno())
-    os.replace(tmp, fname)
-
-def save_encoder(o, # a `Learner`, `CPCModel`, `CPCClassifier` or `CPCEncoder`
-                 fname, # file to write; `.pth` is added if there is no suffix
-                ) -> Path:
-    "Save the patch encoder's weights and configuration (no pickled objects), atomically"
-    enc = _encoder_of(o)
-    fname = Path(fname)
-    if not fname.suffix: fname = fname.with_suffix('.pth')
-    fname.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = dict(format=_enc_format, version=1, arch=enc.arch, config=enc.config, patch_size=enc.patch_size,
-                state_dict={k: v.detach().cpu() for k, v in enc.state_dict().items()})
-    _save_atomic(ckpt, fname)
-    return fname
-
-# %% ../nbs/04_learner.ipynb #98e81350
-def _read_encoder_file(fname) -> dict:
-    "Load an encoder checkpoint as weights only, refusing anything else"
-    fname = Path(fname)
-    if not fname.exists(): raise FileNotFoundError(f"no encoder file at {fname}")
-    try: ckpt = torch.load(fname, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{fname} is not a fastai_cpc encoder file: it cannot be read as plain weights "
-                         f"({type(e).__name__}). Use a file written by `save_encoder`; files that need pickled code are refused.") from None
-    if not isinstance(ckpt, dict) or ckpt.get('format') != _enc_format:
-        raise ValueError(f"{fname} is not a fastai_cpc encoder file (no '{_enc_format}' header): use a file written by `save_encoder`")
-    return ckpt
-
-def _shape_mismatch(model_sd:dict, file_sd:dict) -> list:
-    "Lines describing every tensor whose shape differs, is missing, or is unexpected"
-    diff = [f"{k}: file {tuple(file_sd[k].shape)} vs encoder {tuple(v.shape)}"
-            for k, v in model_sd.items() if k in file_sd and file_sd[k].shape != v.shape]
-    diff += [f"{k}: missing from the file" for k in model_sd if k not in file_sd]
-    diff += [f"{k}: in the file, not in the encoder" for k in file_sd if k not in model_sd]
-    return diff
-
-# %% ../nbs/04_learner.ipynb #93bdaab1
-def load_encoder(fname, # a file written by `save_encoder`
-                 encoder:nn.Module|None=None, # load into this encoder; `None` builds one from the file's configuration
-                ) -> CPCEncoder:
-    "Load a patch encoder saved by `save_encoder`, as weights only, checking every shape"
-    ckpt = _read_encoder_file(fname)
-    if encoder is None: encoder = CPCEncoder(**ckpt['config'], arch=ckpt['arch'])
-    if diff := _shape_mismatch(encoder.state_dict(), ckpt['state_dict']):
-        raise ValueError(f"the encoder in {fname} (preset {ckpt['arch']!r}, {ckpt['patch_size']} px patches) does not fit "
-                         f"this encoder (preset {getattr(encoder, 'arch', None)!r}): {len(diff)} tensors differ, e.g.\n  " + '\n  '.join(diff[:8]))
-    encoder.load_state_dict(ckpt['state_dict'])
-    encoder.patch_size = ckpt['patch_size']
-    return encoder

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 import fastai_cpc.cli as cli
-from fastai_cpc.learner import load_encoder
+from fastai_cpc.files import load_encoder
 
 CMD = [str(Path(sys.executable).parent/'fastai-cpc')]
 
@@ -22,7 +22,7 @@ def test_cli_cpu_preset_end_to_end(tmp_path):
         acc = float(row.split('|')[4])
         assert 0 <= acc <= 1
         assert re.search(r'\| \d+ \(1%\) \|', row)          # the same labelled subset size on both rows
-    enc = load_encoder(next(tmp_path.glob('*.pth')))
+    enc = load_encoder(next(tmp_path.glob('*.safetensors')))
     assert enc.arch == 'tiny' and enc.patch_size == 8
     # output to a pipe: no progress bars, one line per epoch under a header, and a verdict at the end
     assert '\r' not in r.stdout and '█' not in r.stdout
@@ -55,9 +55,9 @@ def test_pretrain_on_a_flat_folder_of_images(tmp_path):
     r = run('pretrain', '--data', str(tmp_path/'pics'), '--preset', 'cpu', '--size', '16', '--patch-size', '4', '--n-train', '0',
             '--epochs', '1', '--bs', '8', '--num-workers', '0', '--out', str(tmp_path/'out'), '--debug')
     assert r.returncode == 0, r.stderr[-3000:]
-    assert load_encoder(tmp_path/'out'/'cpc-encoder.pth').patch_size == 4
+    assert load_encoder(tmp_path/'out'/'cpc-encoder.safetensors').patch_size == 4
 
-def test_help_and_default_preset():
+def test_help_and_default_preset(capsys):
     r = run('--help')
     text = ' '.join(r.stdout.split()).replace('- ', '-')  # argparse wraps lines, also at hyphens
     assert r.returncode == 0 and 'fastai-cpc pretrain --help' in text and '--debug' in r.stdout  # the other command is named
@@ -65,7 +65,9 @@ def test_help_and_default_preset():
     assert r.returncode != 0 and 'Traceback' in r.stderr
     import torch
     if not torch.cuda.is_available():
-        assert cli._preset(None) == ('cpu', " (no preset given: no GPU is visible; --preset gpu for the other)")
+        cfg = cli._settings('fastai-cpc', 'here', Path('here'), None, dict(epochs=3, n_train=0, frac=0.5))
+        assert cfg == {**cli.presets['cpu'], 'epochs': 3, 'n_train': None}  # the options given, over the preset that fits
+        assert "preset cpu (no preset given: no GPU is visible; --preset gpu for the other)" in capsys.readouterr().out
 
 @pytest.mark.parametrize('args, msg', [
     (['--data', '/no/such/folder'], 'no such folder'),
@@ -92,5 +94,5 @@ def test_pretrain_with_images_on_the_device(tmp_path):
     r = run('pretrain', '--data', 'imagenette', '--preset', 'cpu', '--on-device', 'true', '--n-train', '96', '--epochs', '1',
             '--bs', '16', '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr[-3000:]
-    enc = load_encoder(tmp_path/'cpc-encoder.pth')
+    enc = load_encoder(tmp_path/'cpc-encoder.safetensors')
     assert enc.arch == 'tiny' and enc.patch_size == 8

@@ -38,7 +38,7 @@ def test_runs_end_to_end_and_resumes(tmp_path):
     res = json.loads((tmp_path/'cpu-imagenette.json').read_text())
     assert {'meta', 'config', 'pool', 'probes', 'runs', 'summary', 'declared_side'} <= set(res) and res['declared_side'] == 'cpc_finetune'
     assert {'command', 'device', 'versions', 'commit', 'date'} <= set(res['meta'])
-    assert 50 <= res['pool'] <= 70 and res['n_valid'] == 20  # 60 stratified over 10 classes, rounded per class and list((tmp_path/'cache').glob('*-encoder.pth'))
+    assert 50 <= res['pool'] <= 70 and res['n_valid'] == 20  # 60 stratified over 10 classes, rounded per class and list((tmp_path/'cache').glob('*-encoder.safetensors'))
     # 0.5 and 1 are above 10%: one seed each, four sides
     sides = ['cpc_finetune', 'cpc_frozen', 'fastai', 'scratch']
     assert sorted((r['side'], r['frac']) for r in res['runs']) == sorted((s, f) for s in sides for f in (.5, 1.))

@@ -2,6 +2,7 @@
 import os, signal, subprocess, sys, time
 from pathlib import Path
 import torch
+from safetensors.torch import load_file
 
 CMD = [str(Path(sys.executable).parent/'fastai-cpc'), 'pretrain', '--data', 'imagenette', '--preset', 'cpu', '--size', '16', '--patch-size', '4',
        '--bs', '16', '--n-train', '192', '--epochs', '3', '--num-workers', '0', '--seed', '3']
@@ -34,8 +35,8 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     assert not list(b.glob('.*.tmp'))
 
     # same seed, CPU, no workers: the resumed run ends with the uninterrupted run's weights
-    wa = torch.load(a/'cpc-encoder.pth', weights_only=True)['state_dict']
-    wb = torch.load(b/'cpc-encoder.pth', weights_only=True)['state_dict']
+    wa = load_file(a/'cpc-encoder.safetensors')
+    wb = load_file(b/'cpc-encoder.safetensors')
     for k in wa: torch.testing.assert_close(wb[k], wa[k], atol=1e-5, rtol=1e-4)
     va = torch.load(a/'cpc-last.pth', weights_only=True)['value']
     vb = torch.load(last, weights_only=True)['value']
