@@ -51,7 +51,8 @@ def pretrain_table() -> str:
     rows = ["| results file | device | budget | kNN (random) | linear (random) |", "|---|---|---|---|---|"]
     for f in result_files('pretrain', '.json'):
         d = json.loads(f.read_text())
-        if d.get('default_variant') not in d['variants'] or '-study' in f.stem: continue
+        untagged = f.stem == f"pretrain-{'gpu-' if d['profile'] == 'gpu' else ''}{d['dataset']}"  # studies and other sizes are tagged
+        if d.get('default_variant') not in d['variants'] or not untagged: continue
         r, p = d['random'], d['variants'][d['default_variant']]['points'][-1]
         rows.append(f"| `{f.stem}` | {d['meta']['device']} | {p['minutes']:.0f} min | {p['knn']:.3f} ({r['knn']:.3f}) | {p['linear']:.3f} ({r['linear']:.3f}) |")
     return '\n'.join(rows)
