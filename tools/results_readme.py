@@ -96,7 +96,7 @@ def speed_cell() -> str:
 
 def _put(nb:dict, text:str):
     heads = [''.join(c['source']).split('\n', 1)[0] for c in nb['cells']]
-    cell = dict(cell_type='markdown', metadata={}, source=text)
+    cell = dict(cell_type='markdown', metadata={}, source=text.splitlines(keepends=True))  # as nbdev-clean writes it
     head = text.split('\n', 1)[0]
     if head in heads: nb['cells'][heads.index(head)].update(cell)
     else: nb['cells'].insert(heads.index('## Two commands'), {**cell, 'id': uuid.uuid4().hex[:8]})
