@@ -19,6 +19,7 @@ Writes benchmarks/results/<profile>-<dataset>.{md,json,png}. This is a benchmark
 """
 from __future__ import annotations
 import json, math, platform, shlex, subprocess, sys, time, warnings
+from collections import Counter
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from fastcore.script import call_parse, store_true
 from fastai.vision.all import *
@@ -143,7 +144,8 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
                 if (side, frac, seed) in done: continue
                 set_seed(seed); t = time.time()
                 acc = train(classifier(side, dls, enc, c), side, epochs, c)
-                res['runs'].append(dict(side=side, frac=frac, seed=seed, labels=len(trn), epochs=epochs, accuracy=acc, seconds=round(time.time() - t, 1)))
+                res['runs'].append(dict(side=side, frac=frac, seed=seed, labels=len(trn), epochs=epochs, accuracy=acc, seconds=round(time.time() - t, 1),
+                                        device=(meta or {}).get('device')))  # a resumed run may finish on another machine
                 log(f"  {side:12s} {frac:>5.0%} seed {seed}: {len(trn)} labels, {epochs} epochs, accuracy {acc:.4f}, {res['runs'][-1]['seconds']:.0f} s")
                 res['summary'] = summarise(res['runs'])
                 partial.write_text(json.dumps(res, indent=1, default=str))  # an interrupted run keeps what it measured
@@ -180,23 +182,29 @@ def _meta(profile:str) -> dict:
                 versions=dict(python=platform.python_version(), torch=torch.__version__, fastai=fastai.__version__, fastai_cpc=fastai_cpc.__version__),
                 commit=commit, date=dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))
 
+def _devices(res:dict) -> str:
+    "The device, or each device with its number of runs when an interrupted run was resumed on another machine"
+    n = Counter(r.get('device') or res['meta']['device'] for r in res['runs'])
+    return res['meta']['device'] if len(n) < 2 else ', '.join(f"{d} ({k} runs)" for d, k in n.items())
+
 def _pm(s:dict|None) -> str:
     if s is None: return ''
     return f"{s['mean']:.3f} ± {s['std']:.3f}" if s['n'] > 1 else f"{s['mean']:.3f}"
 
 def _factor(f) -> str: return '' if f is None else f"{'' if f[1] == '=' else f[1]}{f[0]:.2f}x"
+def _n(k:int, word:str) -> str: return f"{k} {word}{'' if k == 1 else 's'}"
 
 def to_markdown(res:dict) -> str:
     "The results file: what was run, where, and the table"
     m, c = res['meta'], res['config']
     lines = [f"# Label efficiency, `{m['profile']}` profile, {res['dataset']}", "",
-             f"- command: `{m['command']}`", f"- device: {m['device']}",
+             f"- command: `{m['command']}`", f"- device: {_devices(res)}",
              f"- versions: " + ', '.join(f'{k} {v}' for k, v in m['versions'].items()), f"- commit: `{m['commit']}`", f"- date: {m['date']}",
              f"- data: {res['pool']} training images, pre-training (labels unused) and label pool alike (100% = all of them); "
              f"{res['n_valid']} validation images, never seen before evaluation; {c['size']} px, {c['patch_size']} px patches",
              f"- pre-training: encoder `{c['arch']}`, {c['pre_epochs']} epochs, batch {c['bs']}, lr {c['lr']}, {c['n_dirs']} directions "
              f"({res['pretrain_seconds']:.0f} s in this run; 0 means the cached encoder `{Path(res['encoder']).name}`)",
-             f"- every side: the same subsets (stratified; {max(r['seed'] for r in res['runs']) + 1} seeds at 10% and below, one above), "
+             f"- every side: the same subsets (stratified; {_n(max(r['seed'] for r in res['runs']) + 1, 'seed')} at 10% and below, one above), "
              f"epochs = max({c['min_epochs']}, enough for {c['min_steps']} steps of batch {c['ft_bs']}), one-cycle at lr {c['ft_lr']} "
              f"(fixed, not tuned on validation images); head `{c['head']}` for the CPC sides and scratch. `cpc_finetune`: `fine_tune` "
              f"with lr_mult={c['lr_mult']} (one epoch for the head, then all layers); `cpc_frozen`: encoder frozen, head trained; "
@@ -216,7 +224,7 @@ def to_markdown(res:dict) -> str:
               "", "| frozen encoder, 100% labels | linear probe | kNN (k=20) |", "|---|---|---|",
               f"| CPC pre-trained | {pr['cpc']['linear']:.3f} | {pr['cpc']['knn']:.3f} |",
               f"| random init | {pr['random']['linear']:.3f} | {pr['random']['knn']:.3f} |", ""]
-    return '\n'.join(lines)
+    return '\n'.join(lines + [f"{n}\n" for n in res.get('notes', [])])  # `notes`: what the run left out or changed, in its JSON
 
 _labels = {'cpc_finetune': 'CPC + fine_tune', 'cpc_frozen': 'CPC, frozen encoder', 'scratch': 'same classifier, from scratch', 'fastai': 'fastai xresnet, from scratch'}
 

@@ -75,7 +75,8 @@ def results_cell() -> str:
     for f in label_files():
         d = json.loads(f.read_text())
         m = d['meta']
-        parts += [f"**Label efficiency, {d['dataset']}, `{m['profile']}` profile** (`{m['command']}`, {m['device']}, {m['date']}):",
+        devices = ' and '.join(dict.fromkeys(r.get('device') or m['device'] for r in d['runs']))  # a resumed run may span machines
+        parts += [f"**Label efficiency, {d['dataset']}, `{m['profile']}` profile** (`{m['command']}`, {devices}, {m['date']}):",
                   label_table(f.with_suffix('.md')), f"![{f.stem}](benchmarks/results/{f.stem}.png)"]
     return '\n\n'.join(parts)
 
