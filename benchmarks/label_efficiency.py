@@ -18,14 +18,12 @@ written at once, and a rerun with the same settings skips the runs already there
 Writes benchmarks/results/<profile>-<dataset>.{md,json,png}. This is a benchmark, not a test: it measures and reports.
 """
 from __future__ import annotations
-import json, math, platform, shlex, subprocess, sys, time, warnings
+import json, math, platform, shlex, subprocess, sys, time
 from collections import Counter
-warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from fastcore.script import call_parse, store_true
-from fastai.vision.all import *
 import fastai, fastai_cpc
-from fastai_cpc.all import *
-from fastai_cpc.cli import resolve_data, run_pretrain, presets as run_sizes
+from fastai_cpc.all import *  # fastai's vision API too
+from fastai_cpc.cli import resolve_data, run_pretrain, run_sizes
 import datetime as dt  # after the star imports, which bind `datetime` to the class
 
 here = Path(__file__).resolve().parent

@@ -21,13 +21,11 @@ Writes benchmarks/results/pretrain-<profile>-<dataset>.md/.json/.png (command, d
 caches each variant's final encoder in models/pretrain/. This is a benchmark, not a test: it measures and reports.
 """
 from __future__ import annotations
-import json, math, platform, subprocess, sys, time, warnings
-warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
+import json, math, platform, subprocess, sys, time
 from fastcore.script import call_parse
-from fastai.vision.all import *
 import fastai, fastai_cpc
-from fastai_cpc.all import *
-from fastai_cpc.cli import resolve_data, presets as run_sizes
+from fastai_cpc.all import *  # fastai's vision API too
+from fastai_cpc.cli import resolve_data, run_sizes
 import datetime as dt  # after the star imports, which bind `datetime` to the class
 
 here = Path(__file__).resolve().parent

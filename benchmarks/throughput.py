@@ -2,7 +2,7 @@
 measured matrix-multiply rate, and peak memory, for named configurations.
 
     python benchmarks/throughput.py --config cpu-tiny --variants                 # this CPU, every option
-    python benchmarks/throughput.py --config gpu-r50 --variants --profile        # one GPU, bf16, the largest batch that fits
+    python benchmarks/throughput.py --config gpu-r50 --variants --gpu-busy       # one GPU, bf16, the largest batch that fits
     python benchmarks/throughput.py --config gpu-paper
     python benchmarks/throughput.py --config cpu-tiny --peer /path/to/peer-venv/bin/python
 
@@ -13,7 +13,7 @@ against plain `F.conv2d`, fused or fastai's Adam, chunked logits, activation che
 `torch.compile`) interleaved with the configuration as it is, with the activation memory of each.
 
 Both data paths are timed separately on real images (Imagenette from `untar_data`, upscaled where the
-configuration needs larger images): fastai's `cpc_dls` and the device path `cpc_dls(on_device=True)`. On a GPU, `--profile`
+configuration needs larger images): fastai's `cpc_dls` and the device path `cpc_dls(on_device=True)`. On a GPU, `--gpu-busy`
 runs training steps fed by `cpc_dls(on_device=True)` under `torch.profiler` and reports the fraction of the time the GPU is busy.
 
 Each run writes `benchmarks/results/throughput-<config>.md` and `.json` with the command, device, versions, commit and date.
@@ -22,17 +22,17 @@ Each run writes `benchmarks/results/throughput-<config>.md` and `.json` with the
 which must have `lightning-bolts==0.7.0 pytorch-lightning==1.9.5 'setuptools<70'`) on the same input, and
 ours with the encoder preset closest to the peer's in nominal FLOPs per image.
 """
-import argparse, gc, json, math, platform, resource, statistics, subprocess, sys, time, warnings
+import argparse, gc, json, math, platform, resource, statistics, subprocess, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 
-warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 here = Path(__file__).resolve().parent
 root = here.parent
 sys.path.insert(0, str(root))
+import fastai_cpc.all  # fastai and every module, with fastai's torch.jit warning filtered (in one place: fastai_cpc.all)
 from fastai_cpc.models import create_cpc_model, cpc_presets, MatmulConv2d, kept_for_backward
 from fastai_cpc.loss import CPCLoss
 from fastai_cpc.data import grid_size, cpc_dls
@@ -223,7 +223,7 @@ def _union_us(intervals) -> float:
         if b > end: total += b - max(a, end); end = b
     return total
 
-def profile_busy(cfg:dict, bs:int, warmup:int=3, steps:int=5) -> dict:
+def gpu_busy(cfg:dict, bs:int, warmup:int=3, steps:int=5) -> dict:
     """Fraction of the wall time of `steps` training steps, fed by `cpc_dls(on_device=True)`, during which the GPU runs a kernel or
     a copy (`torch.profiler`): the union of the device's activity intervals over the span of all recorded events"""
     from torch.profiler import profile, ProfilerActivity
@@ -299,8 +299,7 @@ def report(name:str, cfg:dict, res:dict) -> str:
         lines += [f"| data path, cpc_dls (DataLoader workers: {d['fastai']['num_workers']}): images/s | {d['fastai']['images_per_s']:.1f} |",
                   f"| data path, cpc_dls(on_device=True) (on the {cfg['device'].upper()}): images/s | {d['device']['images_per_s']:.1f} (after decoding {d['device']['images']} files once in {d['device']['decode_s']:.1f} s) |"]
         lines += ['', f"Data paths: {d['source']}, batch {d['bs']}, {d['batches']} batches after the first, each up to a normalised batch of augmented patch grids on the device."]
-    if 'profile' in res:
-        pr = res['profile']
+    if pr := res.get('gpu_busy', res.get('profile')):  # `profile`: its key before 2026-11-26
         lines += ['', '## Is the GPU busy?', '', f"`torch.profiler` over {pr['steps']} training steps of batch {pr['bs']}, fed by `cpc_dls(on_device=True)` (crop, patchify and augmentation on the GPU): "
                   f"the GPU ran a kernel or a copy during **{pr['busy']:.1%}** of the {pr['span_ms']:.0f} ms. Most expensive operations on the GPU:", '', '```', pr['top_ops'].strip(), '```']
     if 'variants' in res:
@@ -341,10 +340,11 @@ def main():
     ap.add_argument('--variants', nargs='*', choices=[n for n in VARIANTS if n != 'as configured'],
                     help="also time the step with each of these options (none named: every option that applies to the device)")
     ap.add_argument('--variants-bs', type=int, help="batch of the --variants comparison (default: the configuration's; on a GPU a quarter of it, since all variants share the memory)")
-    ap.add_argument('--profile', action='store_true', help='GPU: profile steps fed by cpc_dls(on_device=True) and report how busy the GPU is')
+    ap.add_argument('--gpu-busy', '--profile', dest='gpu_busy', action='store_true', # --profile: its old name ("profile" now names only the benchmarks' cpu/gpu protocols)
+                    help='GPU: run steps fed by cpc_dls(on_device=True) under torch.profiler and report how busy the GPU is')
     ap.add_argument('--data-batches', type=int, default=10, help='batches of the data-path timing; 0 to skip it')
     ap.add_argument('--num-workers', type=int, help='DataLoader workers of the data path (fastai default if not given)')
-    ap.add_argument('--images', help="folder of images for the data paths and --profile (default: Imagenette 160 px's train/, from untar_data)")
+    ap.add_argument('--images', help="folder of images for the data paths and --gpu-busy (default: Imagenette 160 px's train/, from untar_data)")
     ap.add_argument('--peer', help='python of a virtual environment with lightning-bolts 0.7.0: compare with its CPC_v2')
     ap.add_argument('--peer-bs', type=int, default=4, help='batch size of the side-by-side run (both sides); the peer is slow on a CPU')
     ap.add_argument('--peer-steps', type=int, default=3, help='timed steps of the side-by-side run (after one warm-up step)')
@@ -372,10 +372,10 @@ def main():
           f"{res['model']['achieved_tflops']:.3f} TFLOP/s of {res['matmul_tflops']:.3f} measured", flush=True)
     if not (a.bs or cfg['bs']):
         res['largest_batch'] = {'as configured': bs, 'with activation checkpointing and chunked logits': largest_batch(dict(cfg, **VARIANTS['activation checkpointing'], **VARIANTS['chunked logits']), bs)}
-    if a.profile:
-        if cfg['device'] != 'cuda': sys.exit('--profile measures how busy a GPU is: use a gpu configuration')
-        res['profile'] = profile_busy(cfg, bs)
-        print(f"profile: GPU busy {res['profile']['busy']:.1%} of {res['profile']['steps']} steps", flush=True)
+    if a.gpu_busy:
+        if cfg['device'] != 'cuda': sys.exit('--gpu-busy measures how busy a GPU is: use a gpu configuration')
+        res['gpu_busy'] = gpu_busy(cfg, bs)
+        print(f"GPU busy {res['gpu_busy']['busy']:.1%} of {res['gpu_busy']['steps']} steps", flush=True)
     if a.data_batches:
         res['data'] = measure_data(cfg, bs, a.data_batches, a.num_workers)
         print(f"data path: cpc_dls {res['data']['fastai']['images_per_s']:.1f} images/s, cpc_dls(on_device=True) {res['data']['device']['images_per_s']:.1f} images/s", flush=True)

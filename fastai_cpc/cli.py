@@ -7,19 +7,11 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/cli.html.md"""
 # %% ../nbs/06_cli.ipynb #75a69448
 from __future__ import annotations
 import sys, time, warnings
-warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated') # raised by fastai's imports, not actionable here
 from fastcore.script import *
-from fastai.vision.all import *
-from .data import *
-from .device_data import *
-from .callback import *
-from .files import *
-from .learner import *
-from .checkpoint import *
-from .finetune import *
+from .all import *  # fastai's vision API and every module of this package
 
 # %% auto #0
-__all__ = ['presets', 'UserError', 'resolve_data', 'EpochLines', 'plain_progress', 'check_job', 'job_plan', 'run_job',
+__all__ = ['run_sizes', 'UserError', 'resolve_data', 'EpochLines', 'plain_progress', 'check_job', 'job_plan', 'run_job',
            'results_table', 'verdict', 'main', 'run_pretrain', 'pretrain', 'cli']
 
 # %% ../nbs/06_cli.ipynb #e5e4fe2f
@@ -46,10 +38,17 @@ def resolve_data(data:str, need_train:bool=True) -> Path:
     return path
 
 # %% ../nbs/06_cli.ipynb #c7e14409
-presets = {
+run_sizes = {
     'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=10, ft_epochs=5, lr=1e-3, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=1000, n_dirs=2, head='linear', on_device=False, bf16=False),
     'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True),
 }
+
+def __getattr__(name):
+    "`presets`, the run sizes' name in 0.0.1, still works with a warning (\"preset\" now names only encoders)"
+    if name == 'presets':
+        warnings.warn("fastai_cpc.cli.presets is now run_sizes", DeprecationWarning, stacklevel=2)
+        return run_sizes
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # %% ../nbs/06_cli.ipynb #d836070b
 def _subsample(items:L, n:int|None, seed:int) -> L:
@@ -112,10 +111,10 @@ def job_plan(frac:float, c:dict, n_train:int, n_labelled:int) -> str:
             f"{c['ft_epochs'] + 1} epochs; validation on {'about ' + str(c['n_valid']) if c['n_valid'] else 'all the'} validation images")
 
 def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Path('models'), device=None, log=print,
-            **cfg, # overrides of `presets['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16
+            **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16
            ) -> list:
     "Pre-train, fine-tune on `frac` of the labels, train from scratch on the same subset; one result dict per method"
-    c = AttrDict({**presets['cpu'], **cfg})
+    c = AttrDict({**run_sizes['cpu'], **cfg})
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus), device=device)
     all_train, n_labelled = check_job(path, frac, c, seed)
     train_items = _subsample(all_train, c.n_train, seed)
@@ -157,16 +156,19 @@ def verdict(results:list, epochs:int) -> str:
 # %% ../nbs/06_cli.ipynb #6155a331
 _user_errors = (UserError, ValueError, FileNotFoundError, TrainingDiverged)
 
-def _settings(prog:str, data:str, path:Path, preset:str|None, options:dict) -> dict:
-    "The run size `preset` (the one that fits the hardware if not given) with every option given on top; says which, in one line"
+def _settings(prog:str, data:str, path:Path, run_size:str|None, options:dict) -> dict:
+    "The run size (the one that fits the hardware if not given) with every option given on top; says which, in one line"
     why = ''
-    if preset is None:
-        preset = 'gpu' if torch.cuda.is_available() else 'cpu'
-        why = f" (no preset given: {'a GPU is' if preset == 'gpu' else 'no GPU is'} visible; --preset {'cpu' if preset == 'gpu' else 'gpu'} for the other)"
-    if preset not in presets: raise UserError(f"unknown preset {preset!r}: use one of {', '.join(presets)}")
-    cfg = {**presets[preset], **{k: v for k, v in options.items() if k in presets[preset] and v is not None}}
+    if options.get('preset') is not None:  # the option's name in 0.0.1
+        print(f"{prog}: --preset is now --run-size (\"preset\" names the encoders, --arch)", file=sys.stderr)
+        run_size = ifnone(run_size, options['preset'])
+    if run_size is None:
+        run_size = 'gpu' if torch.cuda.is_available() else 'cpu'
+        why = f" (no run size given: {'a GPU is' if run_size == 'gpu' else 'no GPU is'} visible; --run-size {'cpu' if run_size == 'gpu' else 'gpu'} for the other)"
+    if run_size not in run_sizes: raise UserError(f"unknown run size {run_size!r}: use one of {', '.join(run_sizes)}")
+    cfg = {**run_sizes[run_size], **{k: v for k, v in options.items() if k in run_sizes[run_size] and v is not None}}
     for k in ('n_train', 'n_valid'): cfg[k] = cfg[k] or None  # 0: all
-    print(f"{prog}: {data}{'' if str(path) == data else f' ({path})'}, preset {preset}{why}", flush=True)
+    print(f"{prog}: {data}{'' if str(path) == data else f' ({path})'}, run size {run_size}{why}", flush=True)
     return cfg
 
 def _fail(e:Exception, debug:bool):
@@ -178,9 +180,9 @@ def _fail(e:Exception, debug:bool):
 # %% ../nbs/06_cli.ipynb #08780ee1
 @call_parse
 def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, imagenette-320, imagewoof, cifar10) or a folder with train/ and val/
-         preset:str=None, # 'cpu' (about 10 minutes on a 2-core CPU) or 'gpu' (one GPU); the one that fits this machine if not given
+         run_size:str=None, # 'cpu' (about 10 minutes on a 2-core CPU) or 'gpu' (one GPU); the one that fits this machine if not given
          frac:float=0.1, # fraction of the training labels to fine-tune on, in (0, 1]
-         size:int=None, # image side in pixels (preset value if not given)
+         size:int=None, # image side in pixels (the run size's if not given)
          patch_size:int=None, # patch side in pixels; the grid is 2*size/patch_size - 1 patches a side
          arch:str=None, # encoder preset: tiny, small, resnet18, resnet50, resnet101, resnet161
          bs:int=None, # batch size
@@ -193,15 +195,16 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
          n_valid:int=None, # validate on this many validation images (all if 0)
          seed:int=0, # seed of the subsets and the split
          num_workers:int=None, # DataLoader workers (fastai's default if not given)
-         on_device:bool_arg=None, # decode the pre-training images once onto the device and augment them there (gpu preset: on)
-         bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu preset: on)
+         on_device:bool_arg=None, # decode the pre-training images once onto the device and augment them there (gpu run size: on)
+         bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu run size: on)
          out:str='models', # folder for the pre-trained encoder
          debug:store_true=False, # show the full traceback of errors
+         preset:str=None, # deprecated: --run-size
         ):
     "Pre-train CPC v2 on the training images, fine-tune on a fraction of the labels, and compare with training from scratch. Pre-training alone, resumable: fastai-cpc pretrain --help"
     try:
         path = resolve_data(data)
-        cfg = _settings('fastai-cpc', data, path, preset, locals())
+        cfg = _settings('fastai-cpc', data, path, run_size, locals())
         with plain_progress(): results = run_job(path, frac=frac, seed=seed, num_workers=num_workers, out=Path(out), **cfg)
     except _user_errors as e: _fail(e, debug)
     print('\n' + results_table(results) + '\n\n' + verdict(results, cfg['epochs']))
@@ -210,10 +213,10 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
 # %% ../nbs/06_cli.ipynb #ea4413b7
 def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool=False, seed:int=0, num_workers=None, device=None,
                  items=None, # the images to pre-train on; `n_train` of `path/'train'` by default
-                 **cfg, # overrides of `presets['cpu']`: size, patch_size, arch, bs, epochs, lr, n_train, n_dirs, on_device, bf16
+                 **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, lr, n_train, n_dirs, on_device, bf16
                 ) -> Path:
     "Pre-train CPC on the images of `path` (its train/ folder if it has one) with a checkpoint every epoch (continuing the last one with `resume`); returns the encoder file"
-    c = AttrDict({**presets['cpu'], **cfg})
+    c = AttrDict({**run_sizes['cpu'], **cfg})
     out = Path(out)
     last = out/f'{name}-last.pth'
     if last.exists() and not resume:
@@ -234,7 +237,7 @@ def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool
 # %% ../nbs/06_cli.ipynb #f74b3fc2
 @call_parse
 def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96, imagenette-320, imagewoof, cifar10) or any folder of images
-             preset:str=None, # 'cpu' or 'gpu', the sizes of `fastai-cpc`'s presets; the one that fits this machine if not given
+             run_size:str=None, # 'cpu' or 'gpu', the run sizes of `fastai-cpc`; the one that fits this machine if not given
              size:int=None, # image side in pixels
              patch_size:int=None, # patch side in pixels
              arch:str=None, # encoder preset
@@ -244,17 +247,18 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
              n_train:int=None, # pre-train on this many training images (all if 0)
              seed:int=0, # seed of the image sample, the split and the initial weights
              num_workers:int=None, # DataLoader workers (fastai's default if not given)
-             on_device:bool_arg=None, # decode the images once onto the device and augment them there (gpu preset: on)
-             bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu preset: on)
+             on_device:bool_arg=None, # decode the images once onto the device and augment them there (gpu run size: on)
+             bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu run size: on)
              out:str='models', # folder for the checkpoints and the encoder
              name:str='cpc', # file stem of the checkpoints and the encoder
              resume:store_true=False, # continue the run whose checkpoint is in `out`
              debug:store_true=False, # show the full traceback of errors
+             preset:str=None, # deprecated: --run-size
             ):
     "Pre-train CPC v2 on a folder of images (its train/ folder if it has one), with a checkpoint every epoch; --resume continues an interrupted run"
     try:
         path = resolve_data(data, need_train=False)
-        cfg = _settings('fastai-cpc pretrain', data, path, preset, locals())
+        cfg = _settings('fastai-cpc pretrain', data, path, run_size, locals())
         with plain_progress(): enc = run_pretrain(path, out=Path(out), name=name, resume=resume, seed=seed, num_workers=num_workers, **cfg)
     except _user_errors as e: _fail(e, debug)
     print(f"encoder: {enc}")

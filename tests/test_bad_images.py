@@ -75,7 +75,7 @@ def test_hopeless_folders_fail_before_training(tmp_path):
 def test_cli_reports_a_hopeless_folder_in_one_line(tmp_path):
     d = tmp_path/'train'/'c'; d.mkdir(parents=True)
     for name, make in BAD.items(): make(d/name)
-    r = subprocess.run([str(Path(sys.executable).parent/'fastai-cpc'), 'pretrain', '--data', str(tmp_path), '--preset', 'cpu'],
+    r = subprocess.run([str(Path(sys.executable).parent/'fastai-cpc'), 'pretrain', '--data', str(tmp_path), '--run-size', 'cpu'],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and 'Traceback' not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith('fastai-cpc: error: none of the 3 files could be decoded')

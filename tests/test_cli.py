@@ -1,19 +1,18 @@
 "End-to-end tests of the `fastai-cpc` command on real Imagenette images (seeded into $FASTAI_HOME by tools/setup.sh)."
 import re, subprocess, sys, time
 from pathlib import Path
-import numpy as np
 import pytest
-from PIL import Image
 import fastai_cpc.cli as cli
 from fastai_cpc.files import load_encoder
+from fastai_cpc.test_utils import synth_images
 
 CMD = [str(Path(sys.executable).parent/'fastai-cpc')]
 
 def run(*args, **kw):
     return subprocess.run(CMD + list(args), capture_output=True, text=True, timeout=900, **kw)
 
-def test_cli_cpu_preset_end_to_end(tmp_path):
-    r = run('--data', 'imagenette', '--preset', 'cpu', '--n-train', '128', '--n-valid', '100', '--epochs', '1',
+def test_cli_cpu_run_size_end_to_end(tmp_path):
+    r = run('--data', 'imagenette', '--run-size', 'cpu', '--n-train', '128', '--n-valid', '100', '--epochs', '1',
             '--ft-epochs', '1', '--frac', '0.01', '--bs', '16', '--num-workers', '0', '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [l for l in r.stdout.splitlines() if l.startswith('| CPC') or l.startswith('| from scratch')]
@@ -31,11 +30,6 @@ def test_cli_cpu_preset_end_to_end(tmp_path):
     assert re.search(r'^0 +\d+\.\d+', r.stdout, re.M) and 'pre-train `tiny` on 128 images' in r.stdout and '2 epochs at lr' in r.stdout
     assert re.search(r'(ahead|behind|no clear winner)', r.stdout.splitlines()[-1])
 
-def _images(folder:Path, n:int, size=24, seed=0):
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for i in range(n): Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(folder/f'{i}.png')
-
 @pytest.mark.parametrize('layout, msg', [
     ({'train/a': 8, 'train/b': 8}, 'no validation folder'),
     ({'train': 8, 'val': 4}, 'no class sub-folders'),
@@ -43,21 +37,21 @@ def _images(folder:Path, n:int, size=24, seed=0):
     ({'.': 8}, 'has no train/ folder'),  # a flat folder of images: pre-training alone works on it
 ])
 def test_cli_bad_folders_fail_before_training(tmp_path, layout, msg):
-    for sub, n in layout.items(): _images(tmp_path/'data'/sub, n)
+    for sub, n in layout.items(): synth_images(tmp_path/'data'/sub, n, size=24)
     t = time.time()
-    r = run('--data', str(tmp_path/'data'), '--preset', 'cpu', '--num-workers', '0', '--out', str(tmp_path/'out'))
+    r = run('--data', str(tmp_path/'data'), '--run-size', 'cpu', '--num-workers', '0', '--out', str(tmp_path/'out'))
     assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
     assert not (tmp_path/'out').exists() and 'epoch' not in r.stdout  # nothing trained, nothing written
     if 'class' in msg or 'train/' in msg: assert 'fastai-cpc pretrain --data' in r.stderr  # what to do instead
 
 def test_pretrain_on_a_flat_folder_of_images(tmp_path):
-    _images(tmp_path/'pics', 40)
-    r = run('pretrain', '--data', str(tmp_path/'pics'), '--preset', 'cpu', '--size', '16', '--patch-size', '4', '--n-train', '0',
+    synth_images(tmp_path/'pics', 40, size=24)
+    r = run('pretrain', '--data', str(tmp_path/'pics'), '--run-size', 'cpu', '--size', '16', '--patch-size', '4', '--n-train', '0',
             '--epochs', '1', '--bs', '8', '--num-workers', '0', '--out', str(tmp_path/'out'), '--debug')
     assert r.returncode == 0, r.stderr[-3000:]
     assert load_encoder(tmp_path/'out'/'cpc-encoder.safetensors').patch_size == 4
 
-def test_help_and_default_preset(capsys):
+def test_help_and_default_run_size(capsys):
     r = run('--help')
     text = ' '.join(r.stdout.split()).replace('- ', '-')  # argparse wraps lines, also at hyphens
     assert r.returncode == 0 and 'fastai-cpc pretrain --help' in text and '--debug' in r.stdout  # the other command is named
@@ -66,19 +60,26 @@ def test_help_and_default_preset(capsys):
     import torch
     if not torch.cuda.is_available():
         cfg = cli._settings('fastai-cpc', 'here', Path('here'), None, dict(epochs=3, n_train=0, frac=0.5))
-        assert cfg == {**cli.presets['cpu'], 'epochs': 3, 'n_train': None}  # the options given, over the preset that fits
-        assert "preset cpu (no preset given: no GPU is visible; --preset gpu for the other)" in capsys.readouterr().out
+        assert cfg == {**cli.run_sizes['cpu'], 'epochs': 3, 'n_train': None}  # the options given, over the run size that fits
+        assert "run size cpu (no run size given: no GPU is visible; --run-size gpu for the other)" in capsys.readouterr().out
+
+def test_preset_is_the_old_name_of_run_size(capsys):
+    cfg = cli._settings('fastai-cpc', 'here', Path('here'), None, dict(preset='cpu', epochs=3))
+    assert cfg == {**cli.run_sizes['cpu'], 'epochs': 3}
+    out = capsys.readouterr()
+    assert '--preset is now --run-size' in out.err and 'run size cpu' in out.out
+    with pytest.warns(DeprecationWarning, match='run_sizes'): assert cli.presets is cli.run_sizes
 
 @pytest.mark.parametrize('args, msg', [
     (['--data', '/no/such/folder'], 'no such folder'),
     (['--frac', '0'], '(0, 1]'),
     (['--frac', '1.5'], '(0, 1]'),
-    (['--preset', 'tpu'], "unknown preset 'tpu'"),
+    (['--run-size', 'tpu'], "unknown run size 'tpu'"),
     (['--arch', 'resnet9000', '--n-train', '64', '--epochs', '1'], "unknown encoder preset 'resnet9000'"),
     (['--size', '32', '--patch-size', '64'], 'larger than the image'),
 ])
 def test_cli_user_errors_are_one_line(args, msg):
-    r = run('--preset', 'cpu', '--num-workers', '0', *args)
+    r = run('--run-size', 'cpu', '--num-workers', '0', *args)
     assert r.returncode == 2
     err = r.stderr.strip().splitlines()
     assert err[-1].startswith('fastai-cpc: error:') and msg in err[-1], r.stderr[-2000:]
@@ -91,7 +92,7 @@ def test_missing_dataset_that_cannot_be_downloaded(monkeypatch):
         cli.resolve_data('imagewoof')
 
 def test_pretrain_with_images_on_the_device(tmp_path):
-    r = run('pretrain', '--data', 'imagenette', '--preset', 'cpu', '--on-device', 'true', '--n-train', '96', '--epochs', '1',
+    r = run('pretrain', '--data', 'imagenette', '--run-size', 'cpu', '--on-device', 'true', '--n-train', '96', '--epochs', '1',
             '--bs', '16', '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr[-3000:]
     enc = load_encoder(tmp_path/'cpc-encoder.safetensors')

@@ -3,11 +3,11 @@ tiny run writes well-formed files. This checks the benchmark; it does not time a
 import json, subprocess, sys
 from pathlib import Path
 import numpy as np
-from PIL import Image
 
 ROOT = Path(__file__).parents[1]
 SCRIPT = ROOT/'benchmarks'/'pretrain_efficiency.py'
 sys.path.insert(0, str(ROOT/'benchmarks'))
+from fastai_cpc.test_utils import synth_image_folder
 import pretrain_efficiency  # `call_parse` runs `main` only when the script is run, not imported
 
 def test_budget_stops_fit_and_drives_the_schedule():
@@ -33,7 +33,7 @@ def test_augment_ramp_grows_the_augmentation_the_dataloader_uses(tmp_path):
     from fastai.test_utils import synth_learner
     from fastai_cpc.all import cpc_dls, PatchAugment
     aug = pretrain_efficiency.augmentation('ramp')
-    dls = cpc_dls(_folder(tmp_path, n_train=8, n_valid=2)/'train', size=16, patch_size=4, bs=4, aug=aug, num_workers=0)
+    dls = cpc_dls(synth_image_folder(tmp_path, n_train=8, n_valid=2, size=24)/'train', size=16, patch_size=4, bs=4, aug=aug, num_workers=0)
     assert any(getattr(t, 'aug', None) is aug for t in dls.train.after_batch.fs)  # the object the callback changes is the one in use
     ramp, learn = pretrain_efficiency.AugmentRamp(aug, until=0.5), synth_learner()
     ramp.learn, full = learn, PatchAugment()
@@ -42,18 +42,8 @@ def test_augment_ramp_grows_the_augmentation_the_dataloader_uses(tmp_path):
         ramp.before_batch()
         assert np.isclose(aug.p_drop, full.p_drop * f) and np.isclose(aug.jitter, full.jitter * f) and aug.p_flip == full.p_flip
 
-def _folder(root: Path, n_train=40, n_valid=10, size=24):
-    rng = np.random.default_rng(0)
-    for split, n in (('train', n_train), ('val', n_valid)):
-        for c, tint in (('a', (200, 40, 40)), ('b', (40, 40, 200))):
-            d = root/split/c; d.mkdir(parents=True)
-            for i in range(n):
-                px = (rng.integers(0, 80, (size, size, 3)) + np.array(tint)).clip(0, 255).astype('uint8')
-                Image.fromarray(px).save(d/f'{i}.png')
-    return root
-
 def test_runs_end_to_end(tmp_path):
-    data = _folder(tmp_path/'data')
+    data = synth_image_folder(tmp_path/'data', n_train=40, n_valid=10, size=24)
     cmd = [sys.executable, str(SCRIPT), '--data', str(data), '--variants', 'default,ctx64-cos,rampaug,flatcos,wd0.1', '--minutes', '0.02', '--every', '0.01',
            '--per-class', '4', '--n-valid-cpc', '8', '--sanity-steps', '2', '--out', str(tmp_path/'out')]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)

@@ -4,7 +4,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-CMD = [str(Path(sys.executable).parent/'fastai-cpc'), 'pretrain', '--data', 'imagenette', '--preset', 'cpu', '--size', '16', '--patch-size', '4',
+CMD = [str(Path(sys.executable).parent/'fastai-cpc'), 'pretrain', '--data', 'imagenette', '--run-size', 'cpu', '--size', '16', '--patch-size', '4',
        '--bs', '16', '--n-train', '192', '--epochs', '3', '--num-workers', '0', '--seed', '3']
 
 def _epoch(f:Path) -> int: return torch.load(f, weights_only=True)['epoch']
