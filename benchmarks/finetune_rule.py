@@ -13,12 +13,11 @@ Writes benchmarks/results/finetune-rule-<dataset>.md/.json (command, device, ver
 This is a benchmark, not a test: it measures and reports.
 """
 from __future__ import annotations
-import json, platform, subprocess, sys, time
+import json, sys, time
 from fastcore.script import call_parse
-import fastai, fastai_cpc
 from fastai_cpc.all import *  # fastai's vision API too
 from fastai_cpc.cli import resolve_data, run_pretrain, run_sizes
-import datetime as dt  # after the star imports, which bind `datetime` to the class
+from provenance import provenance
 
 here = Path(__file__).resolve().parent
 # name -> (start from the CPC encoder?, how to train for `epochs` epochs at `lr`)
@@ -48,14 +47,6 @@ def score(rule:str, dls:DataLoaders, enc_file:Path, c:dict, seed:int) -> float:
     with learn.no_bar(), learn.no_logging(): train(learn, c['ft_epochs'] + 1, c['ft_lr'])
     with learn.no_bar(): return float(learn.validate()[1])
 
-def meta() -> dict:
-    def git(*a): return subprocess.run(['git', *a], cwd=here.parent, capture_output=True, text=True).stdout.strip()
-    return dict(command='python benchmarks/finetune_rule.py ' + ' '.join(sys.argv[1:]),
-                device=f'CPU: {platform.machine()}, {torch.get_num_threads()} threads',
-                versions=f"python {platform.python_version()}, torch {torch.__version__}, fastai {fastai.__version__}, fastai_cpc {fastai_cpc.__version__}",
-                commit=git('rev-parse', 'HEAD') + (' (with uncommitted changes)' if git('status', '--porcelain', '--untracked-files=no') else ''),
-                date=dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))
-
 def report(res:dict) -> str:
     m, c = res['meta'], res['run_size']
     lines = [f"# Fine-tuning rule, `cpu` run size, {res['dataset']}", ''] + [f"- {k}: {v}" for k, v in m.items() if k != 'command']
@@ -83,7 +74,7 @@ def main(data:str='imagenette', # data set name or a folder with train/<class>/
     cached = [f for f in (enc_dir/f'{name}-encoder.safetensors', enc_dir/f'{name}-encoder.pth') if f.exists()]
     enc_file = cached[0] if cached else run_pretrain(path, out=enc_dir, name=name, resume=(enc_dir/f'{name}-last.pth').exists(), **c)
     dls = holdout_dls(path, c, frac, n_holdout)
-    res = dict(meta=meta(), dataset=Path(data).name, run_size=c, frac=frac, labelled=len(dls.train_ds), holdout=len(dls.valid_ds),
+    res = dict(meta=provenance(), dataset=Path(data).name, run_size=c, frac=frac, labelled=len(dls.train_ds), holdout=len(dls.valid_ds),
                encoder=str(enc_file.relative_to(here.parent)), pretrain_seconds=round(time.time() - t), rules={})
     for rule in rules.split(','):
         if rule not in RULES: raise SystemExit(f"unknown rule {rule!r}: use some of {', '.join(RULES)}")

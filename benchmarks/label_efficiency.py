@@ -18,13 +18,13 @@ written at once, and a rerun with the same settings skips the runs already there
 Writes benchmarks/results/<profile>-<dataset>.{md,json,png}. This is a benchmark, not a test: it measures and reports.
 """
 from __future__ import annotations
-import json, math, platform, shlex, subprocess, sys, time
+import json, math, sys, time
 from collections import Counter
 from fastcore.script import call_parse, store_true
-import fastai, fastai_cpc
+import fastai
 from fastai_cpc.all import *  # fastai's vision API too
 from fastai_cpc.cli import resolve_data, run_pretrain, run_sizes
-import datetime as dt  # after the star imports, which bind `datetime` to the class
+from provenance import provenance
 
 here = Path(__file__).resolve().parent
 sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai')
@@ -171,15 +171,6 @@ def summarise(runs:list) -> list:
                 if side in r: r.setdefault('factors', {}).setdefault(side, {})[base] = efficiency_factor(r['frac'], r[side]['mean'], sup)
     return rows
 
-def _meta(profile:str) -> dict:
-    git = lambda *a: subprocess.run(['git', *a], capture_output=True, text=True, cwd=here).stdout.strip()
-    try: commit = git('rev-parse', 'HEAD') + (' (with uncommitted changes)' if git('status', '--porcelain', '--untracked-files=no') else '')
-    except OSError: commit = 'unknown'
-    dev = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    return dict(command=' '.join(['python'] + [shlex.quote(a) for a in sys.argv]), profile=profile, device=dev,
-                versions=dict(python=platform.python_version(), torch=torch.__version__, fastai=fastai.__version__, fastai_cpc=fastai_cpc.__version__),
-                commit=commit, date=dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))
-
 def _devices(res:dict) -> str:
     "The device, or each device with its number of runs when an interrupted run was resumed on another machine"
     n = Counter(r.get('device') or res['meta']['device'] for r in res['runs'])
@@ -197,7 +188,7 @@ def to_markdown(res:dict) -> str:
     m, c = res['meta'], res['config']
     lines = [f"# Label efficiency, `{m['profile']}` profile, {res['dataset']}", "",
              f"- command: `{m['command']}`", f"- device: {_devices(res)}",
-             f"- versions: " + ', '.join(f'{k} {v}' for k, v in m['versions'].items()), f"- commit: `{m['commit']}`", f"- date: {m['date']}",
+             f"- versions: " + (v if isinstance(v := m['versions'], str) else ', '.join(f'{k} {x}' for k, x in v.items())), f"- commit: `{m['commit']}`", f"- date: {m['date']}",
              f"- data: {res['pool']} training images, pre-training (labels unused) and label pool alike (100% = all of them); "
              f"{res['n_valid']} validation images, never seen before evaluation; {c['size']} px, {c['patch_size']} px patches",
              f"- pre-training: encoder `{c['arch']}`, {c['pre_epochs']} epochs, batch {c['bs']}, lr {c['lr']}, {c['n_dirs']} directions "
@@ -277,7 +268,7 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
     for name in (datasets.split(',') if datasets else profiles[profile]['datasets']):
         c = settings(profile, name, **given)
         for k in ('n_pool', 'n_valid'): c[k] = c[k] or None
-        t, meta = time.time(), _meta(profile)  # the code as it was when the run started
+        t, meta = time.time(), provenance('cuda' if torch.cuda.is_available() else 'cpu', profile=profile)  # the code as it was when the run started
         res = run_dataset(name, c, out_dir, Path(cache), seeds, fr, kw, fresh=fresh, meta=meta)
         res['meta'] = {**meta, 'seconds': round(time.time() - t, 1)}
         for f in write_results(res, out_dir): print(f"wrote {f}")

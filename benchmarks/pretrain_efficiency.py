@@ -21,12 +21,11 @@ Writes benchmarks/results/pretrain-<profile>-<dataset>.md/.json/.png (command, d
 caches each variant's final encoder in models/pretrain/. This is a benchmark, not a test: it measures and reports.
 """
 from __future__ import annotations
-import json, math, platform, subprocess, sys, time
+import json, math, sys, time
 from fastcore.script import call_parse
-import fastai, fastai_cpc
 from fastai_cpc.all import *  # fastai's vision API too
 from fastai_cpc.cli import resolve_data, run_sizes
-import datetime as dt  # after the star imports, which bind `datetime` to the class
+from provenance import provenance
 
 here = Path(__file__).resolve().parent
 # What every variant shares in a profile: image and patch size, encoder preset, precision, data path
@@ -152,14 +151,6 @@ def pretrain(name:str, v:dict, c:dict, path:Path, minutes:float, every:float, pr
     enc_file = save_encoder(learn, out/f"{name}.safetensors")
     return dict(summary, points=points, encoder_file=str(enc_file))
 
-def meta(profile:str) -> dict:
-    def git(*a): return subprocess.run(['git', *a], cwd=here.parent, capture_output=True, text=True).stdout.strip()
-    dev = torch.cuda.get_device_name() if profiles[profile]['device'] == 'cuda' else f'CPU: {platform.machine()}, {torch.get_num_threads()} threads'
-    return dict(command='python benchmarks/pretrain_efficiency.py ' + ' '.join(sys.argv[1:]), device=dev,
-                versions=f"python {platform.python_version()}, torch {torch.__version__}, fastai {fastai.__version__}, fastai_cpc {fastai_cpc.__version__}",
-                commit=git('rev-parse', 'HEAD') + (' (with uncommitted changes)' if git('status', '--porcelain', '--untracked-files=no') else ''),
-                date=dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))
-
 def report(res:dict) -> str:
     m, c = res['meta'], res['profile_settings']
     budget = 'CPU time of the process, all threads' if c['device'] == 'cpu' else 'synchronised wall time of the training steps'
@@ -235,7 +226,7 @@ def main(data:str='imagenette', # data set name (imagenette, imagenette-96, cifa
     val_files = get_image_files(path/valid_folder(path))
     val_files = val_files[np.random.default_rng(0).permutation(len(val_files))[:n_valid_cpc]]
     set_seed(0)
-    res = dict(meta=meta(profile), profile=profile, profile_settings=c, dataset=dname, minutes=minutes, per_class=per_class,
+    res = dict(meta=provenance(profiles[profile]['device']), profile=profile, profile_settings=c, dataset=dname, minutes=minutes, per_class=per_class,
                n_valid=sum(len(y) for _, y in probes[1]), n_valid_cpc=len(val_files), default_variant=first(n for n in names if table[n] == table['default']),
                random=probe(cpc_encoder(c['arch']).to(c['device']), probes, c['patch_size']), variants={}, sanity={})
     print(f"random encoder: kNN {res['random']['knn']:.3f}, linear {res['random']['linear']:.3f}", flush=True)

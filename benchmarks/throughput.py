@@ -22,8 +22,7 @@ Each run writes `benchmarks/results/throughput-<config>.md` and `.json` with the
 which must have `lightning-bolts==0.7.0 pytorch-lightning==1.9.5 'setuptools<70'`) on the same input, and
 ours with the encoder preset closest to the peer's in nominal FLOPs per image.
 """
-import argparse, gc, json, math, platform, resource, statistics, subprocess, sys, time
-from datetime import datetime, timezone
+import argparse, gc, json, math, resource, statistics, subprocess, sys, time
 from pathlib import Path
 
 import torch
@@ -36,6 +35,7 @@ import fastai_cpc.all  # fastai and every module, with fastai's torch.jit warnin
 from fastai_cpc.models import create_cpc_model, cpc_presets, MatmulConv2d, kept_for_backward
 from fastai_cpc.loss import CPCLoss
 from fastai_cpc.data import grid_size, cpc_dls
+from provenance import provenance
 
 CONFIGS = {
     'cpu-tiny':  dict(device='cpu', size=64, patch_size=16, arch='tiny', bs=32, bf16=False, channels_last=True),
@@ -258,17 +258,6 @@ def run_peer(python:str, cfg:dict, bs:int, warmup:int, steps:int) -> dict:
     if r.returncode: raise RuntimeError(f"the peer run failed:\n{r.stderr[-3000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
 
-def meta(cfg:dict) -> dict:
-    import fastai
-    def git(*a): return subprocess.run(['git', *a], cwd=root, capture_output=True, text=True).stdout.strip()
-    dev = torch.cuda.get_device_name() if cfg['device'] == 'cuda' else f'CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads'
-    script = Path(sys.argv[0]).resolve()
-    script = script.relative_to(root).as_posix() if script.is_relative_to(root) else sys.argv[0]
-    return dict(command=' '.join(['python', script] + sys.argv[1:]),
-                device=dev, python=platform.python_version(), torch=torch.__version__, fastai=fastai.__version__,
-                commit=git('rev-parse', 'HEAD') + (' (with uncommitted changes)' if git('status', '--porcelain', '--untracked-files=no') else ''),
-                date=datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))
-
 def _gflops(r:dict) -> str:
     "Executed GFLOP per image, and the nominal figure where it differs"
     return f"{r['gflops_per_image']:.2f}" + (f" (nominal {r['gflops_nominal']:.2f})" if abs(r['gflops_nominal'] - r['gflops_per_image']) > 1e-3 * r['gflops_nominal'] else '')
@@ -364,7 +353,7 @@ def main():
     if a.channels_last: cfg['channels_last'] = True
     cfg['fused_adam'] = a.fused_adam
     if cfg['device'] == 'cuda' and not torch.cuda.is_available(): sys.exit(f"{a.config} needs a CUDA GPU; none is visible here")
-    res = dict(meta=meta(cfg), config=a.config, settings=cfg, warmup=a.warmup)
+    res = dict(meta=provenance(cfg['device']), config=a.config, settings=cfg, warmup=a.warmup)
     bs = a.bs or cfg['bs'] or largest_batch(cfg)
     res['model'] = measure_model(cfg, bs, a.warmup, a.steps)
     res['matmul_tflops'] = res['model']['matmul_tflops']

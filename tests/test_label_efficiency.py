@@ -6,6 +6,7 @@ from PIL import Image
 
 ROOT = Path(__file__).parents[1]
 SCRIPT = ROOT/'benchmarks'/'label_efficiency.py'
+sys.path.insert(0, str(SCRIPT.parent))  # its own imports (provenance) sit beside it
 
 def _module():
     spec = importlib.util.spec_from_file_location('label_efficiency', SCRIPT)

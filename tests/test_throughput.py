@@ -40,4 +40,4 @@ def test_cpu_tiny_run_writes_consistent_results(tmp_path):
     assert 1 < m['gflops_per_image'] <= m['gflops_nominal'] < 50 and res['matmul_tflops'] > 0
     assert res['data']['fastai']['images_per_s'] > 0 and res['data']['device']['images_per_s'] > 0
     md = (tmp_path/'throughput-cpu-tiny.md').read_text()
-    for k in ('command', 'device', 'torch', 'commit', 'date'): assert f'- {k}:' in md
+    for k in ('command', 'device', 'versions', 'commit', 'date'): assert f'- {k}:' in md
