@@ -21,4 +21,5 @@ from .callback import *
 from .learner import *
 from .checkpoint import *
 from .finetune import *
+from .fixmatch import *
 __all__ = [o for o in dir() if not o.startswith('_')] # re-export all of the above (nbdev would make this empty)
