@@ -1,10 +1,12 @@
 """Label-efficiency benchmark, as a user meets it (the paper's Figure 1): pre-train CPC v2 on every training image,
-labels unused, then train four classifiers on stratified subsets of the whole labelled training split, 1% to 100%:
+labels unused, then train classifiers on stratified subsets of the whole labelled training split, 1% to 100%:
 
 - `cpc_finetune`: the CPC encoder and a head, `fine_tune` (one epoch for the head, then every layer at the same rate);
 - `cpc_frozen`: the CPC encoder frozen, the head trained (the paper's linear evaluation);
 - `scratch`: the same classifier from random weights, `fit_one_cycle`;
-- `fastai`: what a fastai user would do without this package, `vision_learner` with an `xresnet` from random weights, `fit_one_cycle`.
+- `fastai`: what a fastai user would do without this package, `vision_learner` with an `xresnet` from random weights, `fit_one_cycle`;
+- `cpc_fixmatch`, `scratch_fixmatch` (at 5% and below): `cpc_finetune` and `scratch` with the `FixMatch` callback, which uses
+  every training image again, unlabelled, while fine-tuning.
 
     python benchmarks/label_efficiency.py --profile cpu     # Imagenette + CIFAR-10 on a 2-core CPU
     python benchmarks/label_efficiency.py --profile gpu     # Imagenette 96 px + CIFAR-10 on one GPU, bf16
@@ -27,15 +29,18 @@ from fastai_cpc.cli import resolve_data, run_pretrain, run_sizes
 from provenance import provenance
 
 here = Path(__file__).resolve().parent
-sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai')
+sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scratch_fixmatch')
+fixmatch_sides = ('cpc_fixmatch', 'scratch_fixmatch')  # run where frac <= fixmatch_max_frac
 declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared before any run
 # What a profile fixes beyond its `fastai-cpc` run size (image and patch size, encoder, pre-training batch and rate,
 # precision, data path). Every side shares every fine-tuning setting.
 profiles = {
     'cpu': dict(datasets=('imagenette', 'cifar10'), run_size='cpu', head='linear', fastai_arch='xresnet18', ft_bs=64,
-                ft_lr=2e-3, lr_mult=1, min_epochs=6, min_steps=60, ft_workers=0), # on 2 cores, worker start-up per short epoch costs more than decoding
+                ft_lr=2e-3, lr_mult=1, min_epochs=6, min_steps=60, ft_workers=0,
+                mu=2, threshold=0.95, lambda_u=1., fixmatch_max_frac=0.05), # mu=2, not the paper's 7: each step costs 1 + 2*mu labelled steps # on 2 cores, worker start-up per short epoch costs more than decoding
     'gpu': dict(datasets=('imagenette-96', 'cifar10'), run_size='gpu', head='resnet', fastai_arch='xresnet50', ft_bs=128,
-                ft_lr=2e-3, lr_mult=1, min_epochs=15, min_steps=60, ft_workers=None), # 200 steps at 1% were 200 one-batch epochs: over 2 min a run on an H100
+                ft_lr=2e-3, lr_mult=1, min_epochs=15, min_steps=60, ft_workers=None,
+                mu=7, threshold=0.95, lambda_u=1., fixmatch_max_frac=0.05), # 200 steps at 1% were 200 one-batch epochs: over 2 min a run on an H100
 }
 # Per data set: pre-training epochs, images used (`n_pool`: pre-training images and label pool; None: all), validation images
 _per_dataset = {'cpu': {'imagenette': dict(pre_epochs=30, n_pool=None, n_valid=None),
@@ -89,24 +94,28 @@ def encoder_file(path:Path, pool:L, c:AttrDict, cache:Path) -> tuple:
     enc = run_pretrain(path, out=cache, name=name, resume=(cache/f'{name}-last.pth').exists(), items=pool, **{**c, 'epochs': c.pre_epochs, 'n_train': None})
     return enc, round(time.time() - t, 1)
 
-def classifier(side:str, dls:DataLoaders, enc:Path, c:AttrDict) -> Learner:
-    "The `Learner` of one side, validating only at the end of training"
+def classifier(side:str, dls:DataLoaders, enc:Path, c:AttrDict, pool:L=None, num_workers=None) -> Learner:
+    "The `Learner` of one side, validating only at the end of training; the FixMatch sides draw unlabelled images from `pool`"
+    cbs = [_ValidateLast()]
+    if side in fixmatch_sides:
+        cbs.append(FixMatch(unlabelled_dl(pool, dls, mu=c.mu, num_workers=num_workers), threshold=c.threshold, lambda_u=c.lambda_u))
     if side == 'fastai':
-        learn = vision_learner(dls, getattr(fastai.vision.models.xresnet, c.fastai_arch), pretrained=False, metrics=accuracy, cbs=_ValidateLast())
-    else: learn = cpc_classifier(dls, c.arch if side == 'scratch' else enc, head=c.head, patch_size=c.patch_size, cbs=_ValidateLast())
+        learn = vision_learner(dls, getattr(fastai.vision.models.xresnet, c.fastai_arch), pretrained=False, metrics=accuracy, cbs=cbs)
+    else: learn = cpc_classifier(dls, c.arch if side.startswith('scratch') else enc, head=c.head, patch_size=c.patch_size, cbs=cbs)
     return learn.to_bf16() if c.bf16 and torch.cuda.is_available() else learn
 
 def train(learn:Learner, side:str, epochs:int, c:AttrDict) -> float:
     "Train one side for `epochs` at `c.ft_lr`; its validation accuracy"
     with learn.no_bar(), learn.no_logging():
-        if side == 'cpc_finetune': learn.fine_tune(epochs - 1, c.ft_lr, lr_mult=c.lr_mult)
+        if side in ('cpc_finetune', 'cpc_fixmatch'): learn.fine_tune(epochs - 1, c.ft_lr, lr_mult=c.lr_mult)
         elif side == 'cpc_frozen': learn.freeze(); learn.fit_one_cycle(epochs, c.ft_lr)
         else: learn.fit_one_cycle(epochs, c.ft_lr)
         return float(learn.validate()[1])
 
 def _log(msg:str): print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
-def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs, kw:dict, fresh:bool=False, log=_log, meta:dict=None) -> dict:
+def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs, kw:dict, fresh:bool=False, log=_log, meta:dict=None,
+                only:tuple=sides) -> dict:
     "Pre-train (or load the cached encoder), then train every side at every fraction and seed; results written after every run"
     path = resolve_data(name)
     pool = pool_of(path, c.n_pool)
@@ -117,7 +126,8 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     stem = out_dir/f"{c.profile}-{res['dataset']}"
     partial = stem.with_suffix('.partial.json')  # the runs so far; the results files are written when every run is done
     old = next((json.loads(f.read_text()) for f in (partial, stem.with_suffix('.json')) if f.exists() and not fresh), {})
-    if old.get('config') == json.loads(json.dumps(cfg)) and old.get('pool') == len(pool): res['runs'] = old['runs']
+    same = lambda a, b: set(a) <= set(b) and all(b[k] == v for k, v in a.items())  # settings added since (FixMatch's) do not void earlier runs
+    if same(old.get('config', {'': None}), json.loads(json.dumps(cfg))) and old.get('pool') == len(pool): res['runs'] = old['runs']
     log(f"{name}: {len(pool)} training images (pre-training and label pool), {len(valid)} validation images, {c.size} px, "
         f"{c.patch_size} px patches; {len(res['runs'])} runs already done")
     enc, secs = encoder_file(path, pool, c, cache)
@@ -138,10 +148,10 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
             trn = label_subset(pool, frac, seed=seed)
             dls = labelled_dls(trn, valid, size=c.size, bs=min(c.ft_bs, len(trn)), **ft_kw)
             epochs = ft_epochs(len(trn), dls.bs, c.min_epochs, c.min_steps)
-            for side in sides:
-                if (side, frac, seed) in done: continue
+            for side in only:
+                if (side, frac, seed) in done or (side in fixmatch_sides and frac > c.fixmatch_max_frac): continue
                 set_seed(seed); t = time.time()
-                acc = train(classifier(side, dls, enc, c), side, epochs, c)
+                acc = train(classifier(side, dls, enc, c, pool, ft_kw.get('num_workers')), side, epochs, c)
                 res['runs'].append(dict(side=side, frac=frac, seed=seed, labels=len(trn), epochs=epochs, accuracy=acc, seconds=round(time.time() - t, 1),
                                         device=(meta or {}).get('device')))  # a resumed run may finish on another machine
                 log(f"  {side:12s} {frac:>5.0%} seed {seed}: {len(trn)} labels, {epochs} epochs, accuracy {acc:.4f}, {res['runs'][-1]['seconds']:.0f} s")
@@ -186,6 +196,9 @@ def _n(k:int, word:str) -> str: return f"{k} {word}{'' if k == 1 else 's'}"
 def to_markdown(res:dict) -> str:
     "The results file: what was run, where, and the table"
     m, c = res['meta'], res['config']
+    fm = any(r['side'] in fixmatch_sides for r in res['runs'])  # their columns only where they ran
+    fm_text = (f"; `cpc_fixmatch`, `scratch_fixmatch`: `cpc_finetune` and `scratch` with the `FixMatch` callback (mu={c['mu']}, threshold "
+               f"{c['threshold']}, lambda_u {c['lambda_u']}; every training image again, unlabelled), at {c['fixmatch_max_frac']:.0%} and below") if fm else ''
     lines = [f"# Label efficiency, `{m['profile']}` profile, {res['dataset']}", "",
              f"- command: `{m['command']}`", f"- device: {_devices(res)}",
              f"- versions: " + (v if isinstance(v := m['versions'], str) else ', '.join(f'{k} {x}' for k, x in v.items())), f"- commit: `{m['commit']}`", f"- date: {m['date']}",
@@ -197,14 +210,15 @@ def to_markdown(res:dict) -> str:
              f"epochs = max({c['min_epochs']}, enough for {c['min_steps']} steps of batch {c['ft_bs']}), one-cycle at lr {c['ft_lr']} "
              f"(fixed, not tuned on validation images); head `{c['head']}` for the CPC sides and scratch. `cpc_finetune`: `fine_tune` "
              f"with lr_mult={c['lr_mult']} (one epoch for the head, then all layers); `cpc_frozen`: encoder frozen, head trained; "
-             f"`scratch`: the same classifier from random weights; `fastai`: `vision_learner({c['fastai_arch']}, pretrained=False)`",
+             f"`scratch`: the same classifier from random weights; `fastai`: `vision_learner({c['fastai_arch']}, pretrained=False)`{fm_text}",
              f"- declared side (judged by the bar): `{res['declared_side']}`", "",
-             f"| labels | images | CPC fine-tuned | CPC frozen | scratch | fastai {c['fastai_arch']} | {declared_side} - scratch | factor vs scratch | factor vs fastai |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"| labels | images | CPC fine-tuned | CPC frozen | scratch | fastai {c['fastai_arch']} |{' CPC + FixMatch | scratch + FixMatch |' if fm else ''} "
+             f"{declared_side} - scratch | factor vs scratch | factor vs fastai |", "|---" * (9 + 2 * fm) + "|"]
     for r in res['summary']:
         d, s, fs = r.get(declared_side), r.get('scratch'), r.get('factors', {}).get(declared_side, {})
         diff = f"{d['mean'] - s['mean']:+.3f}" if d and s else ''
-        lines.append(f"| {r['frac']:.0%} | {r['labels']} | {_pm(d)} | {_pm(r.get('cpc_frozen'))} | {_pm(s)} | {_pm(r.get('fastai'))} | {diff} | "
+        fms = ''.join(f" {_pm(r.get(k))} |" for k in fixmatch_sides) if fm else ''
+        lines.append(f"| {r['frac']:.0%} | {r['labels']} | {_pm(d)} | {_pm(r.get('cpc_frozen'))} | {_pm(s)} | {_pm(r.get('fastai'))} |{fms} {diff} | "
                      f"{_factor(fs.get('scratch'))} | {_factor(fs.get('fastai'))} |")
     pr = res['probes']
     lines += ["", "Mean ± sample standard deviation over seeds (n per side and fraction in the JSON's `summary`). Factor: the smallest "
@@ -215,7 +229,8 @@ def to_markdown(res:dict) -> str:
               f"| random init | {pr['random']['linear']:.3f} | {pr['random']['knn']:.3f} |", ""]
     return '\n'.join(lines + [f"{n}\n" for n in res.get('notes', [])])  # `notes`: what the run left out or changed, in its JSON
 
-_labels = {'cpc_finetune': 'CPC + fine_tune', 'cpc_frozen': 'CPC, frozen encoder', 'scratch': 'same classifier, from scratch', 'fastai': 'fastai xresnet, from scratch'}
+_labels = {'cpc_finetune': 'CPC + fine_tune', 'cpc_frozen': 'CPC, frozen encoder', 'scratch': 'same classifier, from scratch', 'fastai': 'fastai xresnet, from scratch',
+           'cpc_fixmatch': 'CPC + fine_tune + FixMatch', 'scratch_fixmatch': 'from scratch + FixMatch'}
 
 def plot(res:dict, fname:Path):
     "Accuracy against labelled fraction on a log axis, every side, like the paper's Figure 1"
@@ -257,19 +272,22 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
          patch_size:int=None, # patch side
          num_workers:int=None, # DataLoader workers (fastai's default if not given)
          fresh:store_true=False, # ignore the runs of an earlier, interrupted invocation with the same settings
+         sides:str=None, # comma-separated sides to run (all by default), e.g. cpc_fixmatch,scratch_fixmatch to add them to earlier results
         ):
     "Run the label-efficiency benchmark and write its results"
     if profile not in profiles: sys.exit(f"label_efficiency: unknown profile {profile!r}: use one of {', '.join(profiles)}")
     given = dict(n_pool=n_pool, n_valid=n_valid, pre_epochs=pre_epochs, min_epochs=min_epochs, min_steps=min_steps, size=size, patch_size=patch_size)
     given = {k: v for k, v in given.items() if v is not None}
     fr = [float(f) for f in fracs.split(',')] if fracs else fractions
+    only = tuple(sides.split(',')) if sides else globals()['sides']  # the parameter hides the module's tuple of every side
+    if bad := [o for o in only if o not in globals()['sides']]: sys.exit(f"label_efficiency: unknown side {bad[0]!r}: use some of {', '.join(globals()['sides'])}")
     out_dir = Path(out); out_dir.mkdir(parents=True, exist_ok=True)
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus))
     for name in (datasets.split(',') if datasets else profiles[profile]['datasets']):
         c = settings(profile, name, **given)
         for k in ('n_pool', 'n_valid'): c[k] = c[k] or None
         t, meta = time.time(), provenance('cuda' if torch.cuda.is_available() else 'cpu', profile=profile)  # the code as it was when the run started
-        res = run_dataset(name, c, out_dir, Path(cache), seeds, fr, kw, fresh=fresh, meta=meta)
+        res = run_dataset(name, c, out_dir, Path(cache), seeds, fr, kw, fresh=fresh, meta=meta, only=only)
         res['meta'] = {**meta, 'seconds': round(time.time() - t, 1)}
         for f in write_results(res, out_dir): print(f"wrote {f}")
         (out_dir/f"{profile}-{res['dataset']}.partial.json").unlink(missing_ok=True)

@@ -73,3 +73,18 @@ def test_results_are_published():
     assert rr.pretrain_table() in readme and rr.speed_table() in readme
     for f in rr.label_files():
         assert rr.label_table(f.with_suffix('.md')) in readme and f"benchmarks/results/{f.stem}.png" in readme
+
+def test_fixmatch_sides(tmp_path):
+    "`--sides` runs the FixMatch sides alone, at 5% and below only; their columns appear in the table"
+    cmd = [sys.executable, str(SCRIPT), '--datasets', 'imagenette', '--out', str(tmp_path), '--cache', str(tmp_path/'cache'),
+           '--fracs', '0.05,0.5', '--seeds', '1', '--n-pool', '200', '--n-valid', '20', '--pre-epochs', '1', '--min-epochs', '1',
+           '--min-steps', '2', '--size', '16', '--patch-size', '4', '--num-workers', '0', '--sides', 'cpc_fixmatch,scratch_fixmatch']
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((tmp_path/'cpu-imagenette.json').read_text())
+    assert sorted((r['side'], r['frac']) for r in res['runs']) == [('cpc_fixmatch', .05), ('scratch_fixmatch', .05)]  # not at 50%
+    assert {'cpc_fixmatch', 'scratch_fixmatch'} <= set(res['summary'][0])
+    md = (tmp_path/'cpu-imagenette.md').read_text()
+    assert 'CPC + FixMatch | scratch + FixMatch' in md and 'mu=2' in md
+    r = subprocess.run(cmd[:-1] + ['nonsense'], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert r.returncode != 0 and "unknown side 'nonsense'" in r.stderr
