@@ -39,8 +39,8 @@ def resolve_data(data:str, need_train:bool=True) -> Path:
 
 # %% ../nbs/06_cli.ipynb #c7e14409
 run_sizes = {
-    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=10, ft_epochs=5, lr=1e-3, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=1000, n_dirs=2, head='linear', on_device=False, bf16=False),
-    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True),
+    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=10, ft_epochs=5, lr=1e-3, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=1000, n_dirs=2, head='linear', on_device=False, bf16=False, semi=False, mu=2),
+    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True, semi=False, mu=7),
 }
 
 def __getattr__(name):
@@ -108,25 +108,29 @@ def job_plan(frac:float, c:dict, n_train:int, n_labelled:int) -> str:
     return (f"pre-train `{c['arch']}` on {n_train} images at {c['size']} px ({c['patch_size']} px patches) for {c['epochs']} epochs, "
             f"batch {c['bs']}, lr {c['lr']:g}; then on {n_labelled} labelled images ({frac:.0%}), {c['ft_epochs'] + 1} epochs at lr {c['ft_lr']:g} each: "
             f"the CPC classifier 1 epoch head only + {c['ft_epochs']} all layers (lr_mult={c['lr_mult']:g}), the same classifier from scratch "
-            f"{c['ft_epochs'] + 1} epochs; validation on {'about ' + str(c['n_valid']) if c['n_valid'] else 'all the'} validation images")
+            f"{c['ft_epochs'] + 1} epochs{'' if not c.get('semi') else ', the CPC classifier again with FixMatch (' + str(c['mu']) + ' unlabelled images per labelled one)'}; validation on {'about ' + str(c['n_valid']) if c['n_valid'] else 'all the'} validation images")
 
 def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Path('models'), device=None, log=print,
-            **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16
+            **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16, semi, mu
            ) -> list:
-    "Pre-train, fine-tune on `frac` of the labels, train from scratch on the same subset; one result dict per method"
+    "Pre-train, fine-tune on `frac` of the labels, train from scratch on the same subset (and, with `semi`, fine-tune with FixMatch); one result dict per method"
     c = AttrDict({**run_sizes['cpu'], **cfg})
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus), device=device)
     all_train, n_labelled = check_job(path, frac, c, seed)
     train_items = _subsample(all_train, c.n_train, seed)
+    if c.semi and len(train_items) < c.mu * min(c.bs, n_labelled):  # checked now, not after pre-training
+        raise UserError(f"--semi needs at least mu * bs = {c.mu} * {min(c.bs, n_labelled)} unlabelled images, got {len(train_items)}: lower --mu or --bs, or raise --n-train")
     log(job_plan(frac, c, len(train_items), n_labelled))
     pre = _precision(cpc_learner(_pretrain_dls(train_items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs), c)
     pre.fit_one_cycle(c.epochs, c.lr)
     enc_file = save_encoder(pre, Path(out)/f'cpc_{c.arch}_{c.size}px.safetensors')
     dls = subset_dls(path, frac=frac, size=c.size, bs=min(c.bs, n_labelled), seed=seed, n_valid=c.n_valid, **kw)
     results = []
-    for name, encoder in [('CPC pre-trained', enc_file), ('from scratch', c.arch)]:
+    methods = [('CPC pre-trained', enc_file), ('from scratch', c.arch)] + ([('CPC + FixMatch', enc_file)] if c.semi else [])
+    for name, encoder in methods:
         t = time.time()
-        learn = _precision(cpc_classifier(dls, encoder, head=c.head, patch_size=c.patch_size), c)
+        cbs = [FixMatch(unlabelled_dl(train_items, dls, mu=c.mu, num_workers=kw['num_workers']))] if name == 'CPC + FixMatch' else []  # the pre-training images again
+        learn = _precision(cpc_classifier(dls, encoder, head=c.head, patch_size=c.patch_size, cbs=cbs), c)
         if name == 'from scratch': learn.fit_one_cycle(c.ft_epochs + 1, c.ft_lr)
         else: learn.fine_tune(c.ft_epochs, c.ft_lr, lr_mult=c.lr_mult)
         results.append(dict(method=name, labels=len(dls.train_ds), frac=frac, epochs=c.ft_epochs + 1, n_valid=len(dls.valid_ds),
@@ -140,18 +144,26 @@ def results_table(results:list) -> str:
     rows += [f"| {r['method']} | {r['labels']} ({r['frac']:.0%}) | {r['epochs']} | {r['accuracy']:.4f} | {r['seconds']:.0f} |" for r in results]
     return '\n'.join(rows)
 
+def _noise(a:float, b:float, n:int) -> float:
+    "Two standard errors of the difference of two accuracies near `a` and `b` on `n` validation images"
+    p = (a + b) / 2
+    return 2 * math.sqrt(2 * p * (1 - p) / n)
+
 def verdict(results:list, epochs:int) -> str:
-    "Which method won, by how much against the noise of the validation set, and what to do about a loss"
-    cpc, scratch = results
+    "Which method won, by how much against the noise of the validation set, and what to do about a loss; and what FixMatch added, if it ran"
+    cpc, scratch = results[:2]
     d, n = cpc['accuracy'] - scratch['accuracy'], cpc['n_valid']
-    p = (cpc['accuracy'] + scratch['accuracy']) / 2
-    noise = 2 * math.sqrt(2 * p * (1 - p) / n)  # two standard errors of the difference, on n validation images
+    noise = _noise(cpc['accuracy'], scratch['accuracy'], n)
     pts = f"{abs(d) * 100:.1f} points"
-    if abs(d) < noise: return (f"CPC and scratch are within {noise * 100:.1f} points of each other, the noise of {n} validation images: "
-                               f"no clear winner. More pre-training (--epochs {2 * epochs}) usually moves CPC ahead.")
-    if d > 0: return f"CPC pre-training is {pts} ahead of training from scratch on the same labels: the unlabelled images paid for themselves."
-    return (f"CPC is {pts} behind training from scratch: the encoder has not learned enough yet. Pre-train longer "
-            f"(--epochs {2 * epochs}, or `fastai-cpc pretrain`, resumable) or on more images.")
+    if abs(d) < noise: v = (f"CPC and scratch are within {noise * 100:.1f} points of each other, the noise of {n} validation images: "
+                            f"no clear winner. More pre-training (--epochs {2 * epochs}) usually moves CPC ahead.")
+    elif d > 0: v = f"CPC pre-training is {pts} ahead of training from scratch on the same labels: the unlabelled images paid for themselves."
+    else: v = (f"CPC is {pts} behind training from scratch: the encoder has not learned enough yet. Pre-train longer "
+               f"(--epochs {2 * epochs}, or `fastai-cpc pretrain`, resumable) or on more images.")
+    if len(results) < 3: return v
+    fm = results[2]; dfm = fm['accuracy'] - cpc['accuracy']
+    return v + (f" FixMatch {'adds' if dfm >= 0 else 'loses'} {abs(dfm) * 100:.1f} points on top of CPC "
+                f"({'within' if abs(dfm) < _noise(fm['accuracy'], cpc['accuracy'], n) else 'beyond'} the noise).")
 
 # %% ../nbs/06_cli.ipynb #6155a331
 _user_errors = (UserError, ValueError, FileNotFoundError, TrainingDiverged)
@@ -197,6 +209,8 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
          num_workers:int=None, # DataLoader workers (fastai's default if not given)
          on_device:bool_arg=None, # decode the pre-training images once onto the device and augment them there (gpu run size: on)
          bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu run size: on)
+         semi:store_true=False, # also fine-tune CPC + FixMatch, the pre-training images used again unlabelled (each step costs 1 + 2*mu)
+         mu:int=None, # FixMatch's unlabelled images per labelled image (cpu run size: 2, gpu: 7)
          out:str='models', # folder for the pre-trained encoder
          debug:store_true=False, # show the full traceback of errors
          preset:str=None, # deprecated: --run-size

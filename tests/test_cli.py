@@ -13,10 +13,10 @@ def run(*args, **kw):
 
 def test_cli_cpu_run_size_end_to_end(tmp_path):
     r = run('--data', 'imagenette', '--run-size', 'cpu', '--n-train', '128', '--n-valid', '100', '--epochs', '1',
-            '--ft-epochs', '1', '--frac', '0.01', '--bs', '16', '--num-workers', '0', '--out', str(tmp_path))
+            '--ft-epochs', '1', '--frac', '0.01', '--bs', '16', '--num-workers', '0', '--out', str(tmp_path), '--semi')
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [l for l in r.stdout.splitlines() if l.startswith('| CPC') or l.startswith('| from scratch')]
-    assert len(rows) == 2, r.stdout[-3000:]
+    assert len(rows) == 3 and rows[2].startswith('| CPC + FixMatch'), r.stdout[-3000:]
     for row in rows:
         acc = float(row.split('|')[4])
         assert 0 <= acc <= 1
@@ -26,9 +26,9 @@ def test_cli_cpu_run_size_end_to_end(tmp_path):
     # output to a pipe: no progress bars, one line per epoch under a header, and a verdict at the end
     assert '\r' not in r.stdout and '█' not in r.stdout
     heads = [l for l in r.stdout.splitlines() if l.split()[:2] == ['epoch', 'train_loss']]
-    assert len(heads) == 4  # pre-training, the head-only epoch, the unfrozen epochs, scratch
+    assert len(heads) == 6  # pre-training, the head-only epoch, the unfrozen epochs, scratch, and the two of FixMatch
     assert re.search(r'^0 +\d+\.\d+', r.stdout, re.M) and 'pre-train `tiny` on 128 images' in r.stdout and '2 epochs at lr' in r.stdout
-    assert re.search(r'(ahead|behind|no clear winner)', r.stdout.splitlines()[-1])
+    assert re.search(r'(ahead|behind|no clear winner).* FixMatch (adds|loses)', r.stdout.splitlines()[-1])
 
 @pytest.mark.parametrize('layout, msg', [
     ({'train/a': 8, 'train/b': 8}, 'no validation folder'),
@@ -77,6 +77,7 @@ def test_preset_is_the_old_name_of_run_size(capsys):
     (['--run-size', 'tpu'], "unknown run size 'tpu'"),
     (['--arch', 'resnet9000', '--n-train', '64', '--epochs', '1'], "unknown encoder preset 'resnet9000'"),
     (['--size', '32', '--patch-size', '64'], 'larger than the image'),
+    (['--semi', '--n-train', '20', '--mu', '7', '--epochs', '1'], '--semi needs at least mu * bs'),
 ])
 def test_cli_user_errors_are_one_line(args, msg):
     r = run('--run-size', 'cpu', '--num-workers', '0', *args)
