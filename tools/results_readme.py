@@ -67,22 +67,22 @@ def label_files() -> list:
 
 def results_cell() -> str:
     "The markdown of the README's Results cell"
-    parts = ['## Results', "Every figure comes from a results file in `benchmarks/results/`; [benchmarks/README.md](benchmarks/README.md) "
-             "has each in full, with the command that reproduces it, device, versions, commit and date. **Pre-training efficiency** "
-             "(`benchmarks/pretrain_efficiency.py`), today's defaults: the frozen encoder's kNN and linear-probe accuracy at the end of "
-             "the compute budget, a random encoder's in brackets (every study, losers too, in benchmarks/README.md).",
-             pretrain_table()]
-    others = []
+    tables, others = [], []
     for f in label_files():
         d = json.loads(f.read_text())
         m = d['meta']
         devices = ' and '.join(dict.fromkeys(r.get('device') or m['device'] for r in d['runs']))  # a resumed run may span machines
         if m['profile'] != 'cpu':  # one table per data set in the README: the `cpu` profile's, which the bar judges; the others linked
             others.append(f"[`{f.stem}`](benchmarks/results/{f.stem}.md) ({devices}, {m['date']})"); continue
-        parts += [f"**Label efficiency, {d['dataset']}, `{m['profile']}` profile** (`{m['command']}`, {devices}, {m['date']}):",
-                  label_table(f.with_suffix('.md')), f"![{f.stem}](benchmarks/results/{f.stem}.png)"]
-    if others: parts.append("Other profiles' label-efficiency results, with their tables and plots: " + ', '.join(others) + '.')
-    return '\n\n'.join(parts)
+        tables += [f"**Label efficiency, {d['dataset']}, `{m['profile']}` profile** (`{m['command']}`, {devices}, {m['date']}):",
+                   label_table(f.with_suffix('.md')), f"![{f.stem}](benchmarks/results/{f.stem}.png)"]
+    intro = ("Every figure comes from a results file in `benchmarks/results/`; [benchmarks/README.md](benchmarks/README.md) "
+             "has each in full, with the command that reproduces it, device, versions, commit and date. **Pre-training efficiency** "
+             "(`benchmarks/pretrain_efficiency.py`), today's defaults: the frozen encoder's kNN and linear-probe accuracy at the end of "
+             "the compute budget, a random encoder's in brackets (every study, losers too, in benchmarks/README.md). **Label efficiency** "
+             "(`benchmarks/label_efficiency.py`): one table per data set, the `cpu` profile's"
+             + (f"; the other profiles' results: {', '.join(others)}." if others else "."))
+    return '\n\n'.join(['## Results', intro, pretrain_table()] + tables)
 
 def speed_table() -> str:
     "One row per throughput configuration (its tagged extra runs are in benchmarks/README.md)"
