@@ -80,7 +80,7 @@ class FixMatch(Callback):
         self.weak, self.strong = ifnone(weak, weak_augment()), ifnone(strong, strong_augment())
 
     def before_fit(self):
-        self.run = self.unlabelled is not None and not hasattr(self.learn, 'lr_finder')
+        self.run = self.unlabelled is not None and not hasattr(self.learn, 'lr_finder')  # False: fastai skips this callback's events until the fit ends
         if not self.run: return
         self.norm = first(t for t in self.dls.after_batch.fs if isinstance(t, Normalize))
         self.it, self.rng_state = None, (torch.random.get_rng_state().clone(), random.getstate())  # FixMatch draws from streams of its own
@@ -100,7 +100,7 @@ class FixMatch(Callback):
     def _view(self, aug, x): return self.norm(TensorImage(aug(x))) if self.norm else aug(x)
 
     def after_loss(self):
-        if not (self.run and self.training): return
+        if not self.training: return
         outer = torch.random.get_rng_state(), random.getstate()
         torch.random.set_rng_state(self.rng_state[0]); random.setstate(self.rng_state[1])  # the labelled training's streams (crops, flips, dropout) are left as they were
         try:
@@ -116,7 +116,7 @@ class FixMatch(Callback):
         if len(b) > 1: self.n_right += int((pseudo[mask] == b[1].as_subclass(Tensor)[mask]).sum())
 
     def after_step(self):
-        if self.run and self.ema_model is not None: self.ema_model.update_parameters(self.model)
+        if self.ema_model is not None: self.ema_model.update_parameters(self.model)
 
     @property
     def share(self): return self.n_mask / max(self.n, 1)
@@ -124,12 +124,11 @@ class FixMatch(Callback):
     def pseudo_acc(self): return self.n_right / self.n_mask if self.n_mask else float('nan')
 
     def before_validate(self):
-        if self.run and self.ema_model is not None: self.train_model, self.learn.model = self.model, self.ema_model.module
+        if self.ema_model is not None: self.train_model, self.learn.model = self.model, self.ema_model.module
     def after_validate(self):
-        if self.run and self.ema_model is not None: self.learn.model = self.train_model
+        if self.ema_model is not None: self.learn.model = self.train_model
 
     def after_fit(self):
-        if not self.run: return
         if self.ema_model is not None: self.model.load_state_dict(self.ema_model.module.state_dict())  # the averaged weights are the result
         self.learn.metrics, self.it, self.ema_model = self.old_metrics, None, None
 
