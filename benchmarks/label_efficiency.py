@@ -104,13 +104,14 @@ def classifier(side:str, dls:DataLoaders, enc:Path, c:AttrDict, pool:L=None, num
     else: learn = cpc_classifier(dls, c.arch if side.startswith('scratch') else enc, head=c.head, patch_size=c.patch_size, cbs=cbs)
     return learn.to_bf16() if c.bf16 and torch.cuda.is_available() else learn
 
-def train(learn:Learner, side:str, epochs:int, c:AttrDict) -> float:
-    "Train one side for `epochs` at `c.ft_lr`; its validation accuracy"
+def train(learn:Learner, side:str, epochs:int, c:AttrDict) -> dict:
+    "Train one side for `epochs` at `c.ft_lr`: its validation accuracy (and FixMatch's last-epoch `confident` share and `pseudo_acc`)"
     with learn.no_bar(), learn.no_logging():
         if side in ('cpc_finetune', 'cpc_fixmatch'): learn.fine_tune(epochs - 1, c.ft_lr, lr_mult=c.lr_mult)
         elif side == 'cpc_frozen': learn.freeze(); learn.fit_one_cycle(epochs, c.ft_lr)
         else: learn.fit_one_cycle(epochs, c.ft_lr)
-        return float(learn.validate()[1])
+        fm = getattr(learn, 'fix_match', None)
+        return dict(accuracy=float(learn.validate()[1]), **(dict(confident=fm.share, pseudo_acc=fm.pseudo_acc) if fm else {}))
 
 def _log(msg:str): print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -151,10 +152,11 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
             for side in only:
                 if (side, frac, seed) in done or (side in fixmatch_sides and frac > c.fixmatch_max_frac): continue
                 set_seed(seed); t = time.time()
-                acc = train(classifier(side, dls, enc, c, pool, ft_kw.get('num_workers')), side, epochs, c)
-                res['runs'].append(dict(side=side, frac=frac, seed=seed, labels=len(trn), epochs=epochs, accuracy=acc, seconds=round(time.time() - t, 1),
+                out = train(classifier(side, dls, enc, c, pool, ft_kw.get('num_workers')), side, epochs, c)
+                res['runs'].append(dict(side=side, frac=frac, seed=seed, labels=len(trn), epochs=epochs, **out, seconds=round(time.time() - t, 1),
                                         device=(meta or {}).get('device')))  # a resumed run may finish on another machine
-                log(f"  {side:12s} {frac:>5.0%} seed {seed}: {len(trn)} labels, {epochs} epochs, accuracy {acc:.4f}, {res['runs'][-1]['seconds']:.0f} s")
+                fm = f", confident {out['confident']:.2f}, pseudo-labels right {out['pseudo_acc']:.2f}" if 'confident' in out else ''
+                log(f"  {side:12s} {frac:>5.0%} seed {seed}: {len(trn)} labels, {epochs} epochs, accuracy {out['accuracy']:.4f}{fm}, {res['runs'][-1]['seconds']:.0f} s")
                 res['summary'] = summarise(res['runs'])
                 partial.write_text(json.dumps(res, indent=1, default=str))  # an interrupted run keeps what it measured
     res['summary'] = summarise(res['runs'])

@@ -6,9 +6,12 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/checkpoint.html.md"""
 
 # %% ../nbs/04a_checkpoint.ipynb #95e05aca
 from __future__ import annotations
-import random
+import random, warnings
 from fastai.vision.all import *
 from .files import *
+from .distributed import world
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 # %% auto #0
 __all__ = ['Checkpoint', 'load_checkpoint']
@@ -27,7 +30,7 @@ def _rng_state(dls) -> dict:
     np_state = np.random.get_state()
     return dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 numpy=[np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
-                python=list(random.getstate()[1]), dls=[list(dl.rng.getstate()[1]) for dl in dls.loaders])
+                python=list(random.getstate()[1]), dls=[list(_inner(dl).rng.getstate()[1]) for dl in dls.loaders])
 
 def _set_rng_state(s:dict, dls):
     torch.set_rng_state(s['torch'])
@@ -35,7 +38,9 @@ def _set_rng_state(s:dict, dls):
     n = s['numpy']
     np.random.set_state((n[0], n[1].numpy().astype(np.uint32), *n[2:]))
     random.setstate((3, tuple(s['python']), None))
-    for dl, st in zip(dls.loaders, s['dls']): dl.rng.setstate((3, tuple(st), None))
+    for dl, st in zip(dls.loaders, s['dls']): _inner(dl).rng.setstate((3, tuple(st), None))
+
+def _inner(dl): return getattr(dl, 'dl', dl)  # under DDP fastai's `DistributedDL` wraps each DataLoader; the one inside shuffles
 
 
 # %% ../nbs/04a_checkpoint.ipynb #dec3d085
@@ -62,10 +67,15 @@ class Checkpoint(Callback):
         return float(rec[names.index(self.monitor)])
 
     def after_epoch(self):
+        rank, n = world()
+        rng = _rng_state(self.dls)
+        if n > 1: dist.all_gather_object(rngs := [None] * n, rng)  # every process's random state, so that each resumes its own
+        if rank: return  # under DDP only the first process writes (every process holds the same weights)
         last, best = self._files()
         value = self._value()
+        model = self.learn.model.module if isinstance(self.learn.model, DistributedDataParallel) else self.learn.model
         state = dict(format=_ckpt_format, version=1, epoch=self.epoch, n_epoch=self.n_epoch, monitor=self.monitor, value=value,
-                     model=self.learn.model.state_dict(), opt=_plain(self.learn.opt.state_dict()), rng=_rng_state(self.dls))
+                     model=model.state_dict(), opt=_plain(self.learn.opt.state_dict()), rng=rngs if n > 1 else rng)
         atomic_write(last, partial(torch.save, state))
         if value is None or self.best is None or self.comp(value, self.best):
             self.best = value
@@ -84,5 +94,10 @@ def load_checkpoint(learn:Learner, # a `Learner` built as for the run that wrote
         raise ValueError(f"the checkpoint {fname} does not fit this model: build the Learner with the settings of the run that wrote it.\n{e}") from None
     learn.create_opt()
     learn.opt.load_state_dict(dict(state=ckpt['opt']['state'], hypers=L(ckpt['opt']['hypers'])))
-    _set_rng_state({k: (v.cpu() if isinstance(v, Tensor) else v) for k, v in ckpt['rng'].items()}, learn.dls)
+    rng = ckpt['rng']
+    if isinstance(rng, list):  # written by several processes: each takes its own (the process group does not exist yet: fastai reads the launcher's RANK)
+        if len(rng) != max(num_distrib(), 1):
+            warnings.warn(f"{fname} was written by {len(rng)} processes and is resumed by {max(num_distrib(), 1)}: training goes on, but not as the interrupted run would have")
+        rng = rng[rank_distrib() % len(rng)]
+    _set_rng_state({k: (v.cpu() if isinstance(v, Tensor) else v) for k, v in rng.items()}, learn.dls)
     return ckpt['epoch'] + 1

@@ -180,7 +180,7 @@ def _settings(prog:str, data:str, path:Path, run_size:str|None, options:dict) ->
     if run_size not in run_sizes: raise UserError(f"unknown run size {run_size!r}: use one of {', '.join(run_sizes)}")
     cfg = {**run_sizes[run_size], **{k: v for k, v in options.items() if k in run_sizes[run_size] and v is not None}}
     for k in ('n_train', 'n_valid'): cfg[k] = cfg[k] or None  # 0: all
-    print(f"{prog}: {data}{'' if str(path) == data else f' ({path})'}, run size {run_size}{why}", flush=True)
+    if rank_distrib() == 0: print(f"{prog}: {data}{'' if str(path) == data else f' ({path})'}, run size {run_size}{why}", flush=True)
     return cfg
 
 def _fail(e:Exception, debug:bool):
@@ -235,18 +235,23 @@ def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool
     last = out/f'{name}-last.pth'
     if last.exists() and not resume:
         raise UserError(f"{last} holds the checkpoint of an earlier run: pass --resume to continue it, or choose another --out or --name")
-    set_seed(seed)
+    set_seed(seed + rank_distrib())  # under DDP, each process its own random augmentation (DDP starts every process from the first one's weights)
     if items is None:
         folder = path/'train' if (path/'train').is_dir() else path  # any folder of images: cpc_dls holds out its own validation share
         items = _subsample(get_image_files(folder), c.n_train, seed)
         if not len(items): raise UserError(f"no images in {folder}: point --data at a folder of .jpg/.png images (searched recursively)")
     learn = _precision(cpc_learner(_pretrain_dls(items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, path=out, model_dir='.'), c)
     start = load_checkpoint(learn, last) if resume else 0
-    if start >= c.epochs: print(f"{last} is already at epoch {start} of {c.epochs}: nothing left to train")
+    say = print if rank_distrib() == 0 else noop  # under DDP, the first process speaks for all
+    if start >= c.epochs: say(f"{last} is already at epoch {start} of {c.epochs}: nothing left to train")
     else:
-        if start: print(f"resuming from {last}: epoch {start + 1} of {c.epochs}", flush=True)
-        learn.fit_one_cycle(c.epochs, c.lr, start_epoch=start, cbs=Checkpoint(name))
-    return save_encoder(learn, out/f'{name}-encoder.safetensors')
+        if start: say(f"resuming from {last}: epoch {start + 1} of {c.epochs}", flush=True)
+        with learn.distrib_ctx(cpu=not torch.cuda.is_available()):  # DDP when a launcher started several processes (accelerate launch, torchrun), else nothing
+            learn.fit_one_cycle(c.epochs, c.lr, start_epoch=start, cbs=Checkpoint(name))
+    enc = out/f'{name}-encoder.safetensors'
+    if rank_distrib() == 0: save_encoder(learn, enc)
+    distrib_barrier()
+    return enc
 
 # %% ../nbs/06_cli.ipynb #f74b3fc2
 @call_parse
@@ -275,7 +280,7 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
         cfg = _settings('fastai-cpc pretrain', data, path, run_size, locals())
         with plain_progress(): enc = run_pretrain(path, out=Path(out), name=name, resume=resume, seed=seed, num_workers=num_workers, **cfg)
     except _user_errors as e: _fail(e, debug)
-    print(f"encoder: {enc}")
+    if rank_distrib() == 0: print(f"encoder: {enc}")
 
 # %% ../nbs/06_cli.ipynb #76bb489f
 def cli():

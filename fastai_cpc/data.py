@@ -248,12 +248,13 @@ def cpc_dls(source, # a folder of images (searched recursively) or a list of ima
 def _device_dls(items, size, bs, valid_pct, min_scale, seed, store_size, p_flip, device, tfms) -> DataLoaders:
     "The same split and batch transforms as fastai's pipeline, from images decoded once onto `device` (`DeviceImagesDL`)"
     from fastai_cpc.device_data import decode_images, ImagesOnDevice, DeviceImagesDL  # here: device_data builds on this module
-    trn, val = RandomSplitter(valid_pct, seed=seed)(items)
+    from fastai_cpc.distributed import process_shard, LocalShardDL
+    trn, val = map(process_shard, RandomSplitter(valid_pct, seed=seed)(items))  # under DDP, each process decodes only its own share
     _check_bs(bs, len(trn))
-    images = decode_images(items, store_size).to(device)
     def _dl(idx, split, **kw):
-        return DeviceImagesDL(ImagesOnDevice(images[torch.as_tensor(idx, dtype=torch.long, device=device)], split), size, min_scale, p_flip,
-                              bs=bs, after_batch=tfms(), device=device, **kw)
+        dl = DeviceImagesDL(ImagesOnDevice(decode_images(L(items)[idx], store_size).to(device), split), size, min_scale, p_flip,
+                            bs=bs, after_batch=tfms(), device=device, **kw)
+        return LocalShardDL(dl) if num_distrib() > 1 else dl  # fastai's `DistributedTrainer` does not shard it again
     return DataLoaders(_dl(trn, 0, shuffle=True, drop_last=True), _dl(val, 1), device=device)
 
 def cpc_device_dls(source, **kwargs) -> DataLoaders:

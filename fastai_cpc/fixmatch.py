@@ -9,7 +9,9 @@ from __future__ import annotations
 from fastai.vision.all import *
 import kornia.augmentation as K
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from fastai.distributed import DistributedDL
 from .data import RGBImage
+from .distributed import world
 
 # %% auto #0
 __all__ = ['fixmatch_loss', 'weak_augment', 'strong_augment', 'unlabelled_dl', 'FixMatch']
@@ -83,6 +85,8 @@ class FixMatch(Callback):
         self.run = self.unlabelled is not None and not hasattr(self.learn, 'lr_finder')  # False: fastai skips this callback's events until the fit ends
         if not self.run: return
         self.norm = first(t for t in self.dls.after_batch.fs if isinstance(t, Normalize))
+        self.source = self.unlabelled
+        if world()[1] > 1: self.unlabelled = DistributedDL(self.unlabelled)  # under DDP, each process its own share of the unlabelled images
         self.it, self.rng_state = None, (torch.random.get_rng_state().clone(), random.getstate())  # FixMatch draws from streams of its own
         self.ema_model = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.ema), use_buffers=True) if self.ema else None
         self.old_metrics = self.learn.metrics
@@ -130,6 +134,6 @@ class FixMatch(Callback):
 
     def after_fit(self):
         if self.ema_model is not None: self.model.load_state_dict(self.ema_model.module.state_dict())  # the averaged weights are the result
-        self.learn.metrics, self.it, self.ema_model = self.old_metrics, None, None
+        self.learn.metrics, self.it, self.ema_model, self.unlabelled = self.old_metrics, None, None, self.source
 
-    def __getstate__(self): return {**self.__dict__, 'unlabelled': None, 'it': None, 'ema_model': None, 'train_model': None}  # `export` saves no data
+    def __getstate__(self): return {**self.__dict__, 'unlabelled': None, 'source': None, 'it': None, 'ema_model': None, 'train_model': None}  # `export` saves no data

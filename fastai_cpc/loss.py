@@ -8,6 +8,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/loss.html.md"""
 from __future__ import annotations
 from fastai.vision.all import *
 from torch.utils.checkpoint import checkpoint
+from .distributed import world, gather_with_grad, mean_over_processes
 
 # %% auto #0
 __all__ = ['cpc_labels', 'CPCLoss']
@@ -44,10 +45,11 @@ class CPCLoss(Module):
                  scale:float=1., # multiplier of the logits (the paper's pseudo-code uses 0.1)
                  chunk:int|None=None, # score this many predictions per direction at a time, recomputing their logits in backward; `None`: all at once
                  temperature:float|None=None, # score cosine similarities divided by this (L2-normalised vectors, as SimCLR); `None`: dot products times `scale`
+                 global_negatives:bool=True, # with several processes (DDP), score against every process's targets, not only this one's
                 ):
         if chunk is not None and chunk < 1: raise ValueError(f"chunk must be a positive number of predictions, or None, got {chunk}")
         if temperature is not None and temperature <= 0: raise ValueError(f"temperature must be positive, or None for dot products, got {temperature}")
-        self.offsets, self.scale, self.chunk, self.temperature = tuple(offsets), scale, chunk, temperature
+        self.offsets, self.scale, self.chunk, self.temperature, self.global_negatives = tuple(offsets), scale, chunk, temperature, global_negatives
         self.accuracy = None
 
     def check_grid(self, grid:int):
@@ -74,12 +76,14 @@ class CPCLoss(Module):
         if self.temperature is not None: # cosine similarity / temperature (times `scale`, as always)
             preds, targets = F.normalize(preds, dim=3), F.normalize(targets, dim=2) / self.temperature
         t = _flat(targets).transpose(1, 2)                        # [n_dirs, E, B*G*G]
+        start = 0
+        if self.global_negatives and world()[1] > 1: t, start = gather_with_grad(t, dim=2)  # [n_dirs, E, n_processes*B*G*G]
         losses, correct, total = [], 0, 0
         for i, k in enumerate(self.offsets):
-            labels = cpc_labels(B, G, k, preds.device).repeat(n_dirs)
-            ce, right = self.score(_flat(preds[:, :, i, :, :G-k]), t, labels)   # logits [n_dirs, B*(G-k)*G, B*G*G]
+            labels = (cpc_labels(B, G, k, preds.device) + start).repeat(n_dirs)
+            ce, right = self.score(_flat(preds[:, :, i, :, :G-k]), t, labels)   # logits [n_dirs, B*(G-k)*G, B*G*G (every process's)]
             losses.append(ce / labels.numel())
             correct += right
             total += labels.numel()
-        self.accuracy = (correct / total).detach()
+        self.accuracy = mean_over_processes((correct / total).detach())  # the same figure on every process
         return torch.stack(losses).mean()
