@@ -235,6 +235,7 @@ def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool
     last = out/f'{name}-last.pth'
     if last.exists() and not resume:
         raise UserError(f"{last} holds the checkpoint of an earlier run: pass --resume to continue it, or choose another --out or --name")
+    use_process_gpu()  # under DDP on GPUs: this process's own GPU, before the images and the model go there
     set_seed(seed + rank_distrib())  # under DDP, each process its own random augmentation (DDP starts every process from the first one's weights)
     if items is None:
         folder = path/'train' if (path/'train').is_dir() else path  # any folder of images: cpc_dls holds out its own validation share

@@ -11,7 +11,7 @@ from fastai.vision.all import *
 from fastai.distributed import DistributedDL
 
 # %% auto #0
-__all__ = ['world', 'gather_with_grad', 'mean_over_processes', 'process_shard', 'LocalShardDL']
+__all__ = ['world', 'gather_with_grad', 'mean_over_processes', 'process_shard', 'use_process_gpu', 'LocalShardDL']
 
 # %% ../nbs/06a_distributed.ipynb #17ac55a8
 def world() -> tuple:
@@ -65,7 +65,13 @@ def process_shard(items, # a list of files, indices, ...
     items, rank, n = L(items), rank_distrib(), max(num_distrib(), 1)
     return items if n == 1 else items[rank::n][:len(items) // n]
 
+def use_process_gpu():
+    "Under a launcher with several processes on a GPU machine, make this process's GPU (`LOCAL_RANK`) the default one, before data or a model goes to a GPU"
+    if num_distrib() > 1 and torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+
 class LocalShardDL(DistributedDL):
     "A DataLoader that already holds only this process's shard: fastai's `DistributedTrainer` uses it as it is"
     def __len__(self): return len(self.dl)
     def get_idxs(self): return self.dl.get_idxs()
+    @property
+    def after_batch(self): return self.dl.after_batch  # the batch transforms themselves, as code that reads a TfmdDL's expects

@@ -11,6 +11,14 @@ from fastai_cpc.test_utils import synth_image_folder
 sys.path.insert(0, str(Path(__file__).parent))
 from ddp_worker import cpc_model, whole_batch
 
+def test_device_data_path_decodes_only_its_shard(ddp):
+    r0, r1 = (r['device'] for r in ddp)
+    total = 2 * (24 + 4)  # the synthetic folder: 2 classes of 24 training and 4 validation images, all pre-trained on
+    assert r0['types'] == r1['types'] == ['LocalShardDL', 'LocalShardDL']      # DistributedTrainer kept them as they are
+    assert r0['n'] == r1['n'] and total // 2 - 2 <= sum(r0['n']) <= total // 2  # equal shards, half the images each
+    assert not set(r0['images'].tolist()) & set(r1['images'].tolist())          # different images
+    assert r0['loss'] == r0['loss'] and r1['loss'] == r1['loss']               # an epoch ran (no NaN)
+
 ACC = [str(Path(sys.executable).parent/'accelerate'), 'launch', '--multi_gpu', '--num_processes', '2', '--main_process_port', '29517']
 
 @pytest.fixture(scope='module')
