@@ -31,6 +31,7 @@ from provenance import provenance
 here = Path(__file__).resolve().parent
 sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scratch_fixmatch')
 fixmatch_sides = ('cpc_fixmatch', 'scratch_fixmatch')  # run where frac <= fixmatch_max_frac
+fixmatch_keys = ('mu', 'threshold', 'lambda_u', 'fixmatch_max_frac')  # settings only the FixMatch sides read
 declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared before any run
 # What a profile fixes beyond its `fastai-cpc` run size (image and patch size, encoder, pre-training batch and rate,
 # precision, data path). Every side shares every fine-tuning setting.
@@ -127,8 +128,10 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     stem = out_dir/f"{c.profile}-{res['dataset']}"
     partial = stem.with_suffix('.partial.json')  # the runs so far; the results files are written when every run is done
     old = next((json.loads(f.read_text()) for f in (partial, stem.with_suffix('.json')) if f.exists() and not fresh), {})
-    same = lambda a, b: set(a) <= set(b) and all(b[k] == v for k, v in a.items())  # settings added since (FixMatch's) do not void earlier runs
-    if same(old.get('config', {'': None}), json.loads(json.dumps(cfg))) and old.get('pool') == len(pool): res['runs'] = old['runs']
+    new, prior = json.loads(json.dumps(cfg)), old.get('config')
+    if prior is not None and old.get('pool') == len(pool) and all(k in new and new[k] == v for k, v in prior.items() if k not in fixmatch_keys):
+        fm_same = all(prior.get(k, new[k]) == new[k] for k in fixmatch_keys)  # settings added since do not void earlier runs; FixMatch's void only its runs
+        res['runs'] = [r for r in old['runs'] if fm_same or r['side'] not in fixmatch_sides]
     log(f"{name}: {len(pool)} training images (pre-training and label pool), {len(valid)} validation images, {c.size} px, "
         f"{c.patch_size} px patches; {len(res['runs'])} runs already done")
     enc, secs = encoder_file(path, pool, c, cache)
