@@ -10,7 +10,8 @@ The model is timed on random patch tensors of the configuration's shape: forward
 an Adam step, the median over the timed steps after warm-up, synchronised on a GPU. FLOPs come from
 `torch.utils.flop_counter` over one forward and backward. `--variants` times options (memory layout, `MatmulConv2d`
 against plain `F.conv2d`, fused or fastai's Adam, chunked logits, activation checkpointing, precision,
-`torch.compile`) interleaved with the configuration as it is, with the activation memory of each.
+`torch.compile`, and under `torchrun --nproc_per_node 1` the model in DDP: what the distributed path costs one
+process) interleaved with the configuration as it is, with the activation memory of each.
 
 Both data paths are timed separately on real images (Imagenette from `untar_data`, upscaled where the
 configuration needs larger images): fastai's `cpc_dls` and the device path `cpc_dls(on_device=True)`. On a GPU, `--gpu-busy`
@@ -22,7 +23,7 @@ Each run writes `benchmarks/results/throughput-<config>.md` and `.json` with the
 which must have `lightning-bolts==0.7.0 pytorch-lightning==1.9.5 'setuptools<70'`) on the same input, and
 ours with the encoder preset closest to the peer's in nominal FLOPs per image.
 """
-import argparse, gc, json, math, resource, statistics, subprocess, sys, time
+import argparse, gc, json, math, os, resource, statistics, subprocess, sys, time
 from pathlib import Path
 
 import torch
@@ -67,7 +68,16 @@ def build(cfg:dict, arch:str|None=None):
         opt = Adam(list(model.parameters()), lr=1e-4)
     else: opt = torch.optim.Adam(model.parameters(), 1e-4, fused=cfg.get('fused_adam', False))
     if cfg.get('compile'): model = torch.compile(model)
+    if cfg.get('ddp'): model = ddp_wrap(model, cfg['device'])
     return model, CPCLoss((3,), chunk=cfg.get('chunk')), opt
+
+def ddp_wrap(model, device:str):
+    "The model in DDP, as `accelerate launch` + fastai's `distrib_ctx` train it; needs a launcher (`torchrun --nproc_per_node 1`: accelerate launch wraps in DDP from 2 processes on)"
+    from accelerate import PartialState
+    if 'WORLD_SIZE' not in os.environ:
+        sys.exit("the DDP variant needs a launcher: torchrun --nproc_per_node 1 benchmarks/throughput.py ... (accelerate launch needs 2 processes for DDP; with 1 it does not wrap the model at all)")
+    state = PartialState(cpu=device == 'cpu')  # starts the process group the launcher set up
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=[state.device] if device == 'cuda' else None)
 
 def patches(cfg:dict, bs:int) -> torch.Tensor:
     G, P = grid_size(cfg['size'], cfg['patch_size']), cfg['patch_size']
@@ -147,7 +157,8 @@ def measure_model(cfg:dict, bs:int, warmup:int, steps:int, arch:str|None=None) -
 VARIANTS = {'as configured': {}, 'contiguous (NCHW)': dict(channels_last=False), 'channels_last': dict(channels_last=True),
             'F.conv2d everywhere': dict(matmul=False), 'fused Adam': dict(fused_adam=True), "fastai's Adam": dict(fastai_adam=True),
             'chunked logits': dict(chunk=256), 'activation checkpointing': dict(checkpoint=True),
-            'fp32': dict(bf16=False), 'bf16 autocast': dict(bf16=True), 'torch.compile': dict(compile=True)}
+            'fp32': dict(bf16=False), 'bf16 autocast': dict(bf16=True), 'torch.compile': dict(compile=True),
+            'DDP': dict(ddp=True)}  # under `torchrun --nproc_per_node 1`: what DistributedDataParallel costs one process
 
 def measure_variants(cfg:dict, bs:int, warmup:int, steps:int, names:list) -> dict:
     """The training step with each option switched on, against the configuration as it is: which of them help, and by how much.

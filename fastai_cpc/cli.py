@@ -6,7 +6,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/cli.html.md"""
 
 # %% ../nbs/06_cli.ipynb #75a69448
 from __future__ import annotations
-import sys, time, warnings
+import contextlib, sys, time, warnings
 from fastcore.script import *
 from .all import *  # fastai's vision API and every module of this package
 
@@ -247,7 +247,7 @@ def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool
     if start >= c.epochs: say(f"{last} is already at epoch {start} of {c.epochs}: nothing left to train")
     else:
         if start: say(f"resuming from {last}: epoch {start + 1} of {c.epochs}", flush=True)
-        with learn.distrib_ctx(cpu=not torch.cuda.is_available()):  # DDP when a launcher started several processes (accelerate launch, torchrun), else nothing
+        with learn.distrib_ctx(cpu=not torch.cuda.is_available()) if num_distrib() else contextlib.nullcontext():  # DDP when a launcher started the processes
             learn.fit_one_cycle(c.epochs, c.lr, start_epoch=start, cbs=Checkpoint(name))
     enc = out/f'{name}-encoder.safetensors'
     if rank_distrib() == 0: save_encoder(learn, enc)

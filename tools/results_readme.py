@@ -20,11 +20,13 @@ kinds = {  # file prefix -> (section title, what the benchmark measures)
                       "How to fine-tune a CPC encoder on few labels, compared on held-out *training* images (never the validation images): the rule the command line and the label-efficiency benchmark use."),
     'label-efficiency': ("Label efficiency (`benchmarks/label_efficiency.py`)",
                          "The paper's Figure 1: CPC against the same classifier from scratch and a stock fastai model, from 1% to 100% of the labels."),
+    'fixmatch-study': ("Why FixMatch adds little at small budgets (`benchmarks/fixmatch_study.py`)",
+                       "CPC fine-tuning alone and with FixMatch at 1% of the labels, one change at a time, with the share of confident unlabelled images and their pseudo-labels' accuracy per epoch, scored on held-out *training* images."),
     'throughput': ("Pre-training speed (`benchmarks/throughput.py`)",
                    "Images/s, FLOPs, the fraction of the device's measured matrix-multiply rate, memory, data paths and options."),
 }
 
-def kind_of(f:Path) -> str: return next((k for k in ('pretrain', 'finetune-rule', 'throughput') if f.name.startswith(k + '-')), 'label-efficiency')
+def kind_of(f:Path) -> str: return next((k for k in ('pretrain', 'finetune-rule', 'fixmatch-study', 'throughput') if f.name.startswith(k + '-')), 'label-efficiency')
 
 def result_files(kind:str, ext:str='.md') -> list:
     "The committed results files of one benchmark (a key of `kinds`)"
