@@ -72,12 +72,11 @@ def build(cfg:dict, arch:str|None=None):
     return model, CPCLoss((3,), chunk=cfg.get('chunk')), opt
 
 def ddp_wrap(model, device:str):
-    "The model in DDP, as `accelerate launch` + fastai's `distrib_ctx` train it; needs a launcher (`torchrun --nproc_per_node 1`: accelerate launch wraps in DDP from 2 processes on)"
-    from accelerate import PartialState
-    if 'WORLD_SIZE' not in os.environ:
-        sys.exit("the DDP variant needs a launcher: torchrun --nproc_per_node 1 benchmarks/throughput.py ... (accelerate launch needs 2 processes for DDP; with 1 it does not wrap the model at all)")
-    state = PartialState(cpu=device == 'cpu')  # starts the process group the launcher set up
-    return torch.nn.parallel.DistributedDataParallel(model, device_ids=[state.device] if device == 'cuda' else None)
+    "The model in DDP, as fastai's `distrib_ctx` trains it under a launcher; needs one (`torchrun --nproc_per_node 1`: accelerate launch wraps in DDP from 2 processes on)"
+    import torch.distributed as dist
+    if not dist.is_initialized(): dist.init_process_group('nccl' if device == 'cuda' else 'gloo')  # from the launcher's environment
+    if device == 'cuda': torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=[torch.cuda.current_device()] if device == 'cuda' else None)
 
 def patches(cfg:dict, bs:int) -> torch.Tensor:
     G, P = grid_size(cfg['size'], cfg['patch_size']), cfg['patch_size']
@@ -356,6 +355,8 @@ def main():
         res = json.loads(Path(a.render).read_text())
         Path(a.render).with_suffix('.md').write_text(report(res['config'], res['settings'], res))
         return
+    if 'DDP' in (a.variants or []) and 'WORLD_SIZE' not in os.environ:  # before any measurement
+        sys.exit("--variants DDP needs a launcher: torchrun --nproc_per_node 1 benchmarks/throughput.py ... (accelerate launch needs 2 processes for DDP; with 1 it does not wrap the model at all)")
     global IMAGES
     IMAGES = a.images
     cfg = dict(CONFIGS[a.config], compile=a.compile)
