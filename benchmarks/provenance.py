@@ -1,6 +1,6 @@
 """Where a benchmark's figures come from: the command that reproduces them, the device, the versions, the commit and the
 date, written the same way into every results file (`provenance()`)."""
-import datetime as dt, platform, shlex, subprocess, sys
+import datetime as dt, os, platform, shlex, subprocess, sys
 from pathlib import Path
 import torch
 
@@ -21,7 +21,8 @@ def command() -> str:
     "The command line as typed from the repository's root"
     script = Path(sys.argv[0]).resolve()
     script = script.relative_to(root).as_posix() if script.is_relative_to(root) else sys.argv[0]
-    return ' '.join(['python', script] + [shlex.quote(a) for a in sys.argv[1:]])
+    launcher = ['torchrun', f"--nproc_per_node {os.environ['LOCAL_WORLD_SIZE']}"] if 'TORCHELASTIC_RUN_ID' in os.environ else ['python']  # torchrun, accelerate launch
+    return ' '.join(launcher + [script] + [shlex.quote(a) for a in sys.argv[1:]])
 
 def provenance(device:str='cpu', **extra) -> dict:
     "Command, device, versions, commit and date of a run (plus `extra`), for its results file"
