@@ -19,12 +19,12 @@ __all__ = ['fixmatch_loss', 'weak_augment', 'strong_augment', 'unlabelled_dl', '
 # %% ../nbs/05a_fixmatch.ipynb #944971fd
 def fixmatch_loss(weak_logits:Tensor, # predictions on the weak views `[N, C]`: they give the pseudo-labels, without gradient
                   strong_logits:Tensor, # predictions on the strong views of the same images `[N, C]`
-                  threshold:float=0.95, # a prediction counts where its top probability is above this
+                  threshold:float|Tensor=0.95, # a prediction counts where its top probability is above this (or, a tensor `[C]`, above its class's)
                  ) -> tuple: # (loss, mask `[N]` of the counted images, pseudo-labels `[N]`)
     "FixMatch's unlabelled term: cross-entropy of the strong views against the confident weak views' classes, averaged over all N"
     weak_logits, strong_logits = weak_logits.as_subclass(Tensor), strong_logits.as_subclass(Tensor)  # not fastai's typed tensors
     conf, pseudo = F.softmax(weak_logits.detach().float(), dim=1).max(1)
-    mask = conf > threshold
+    mask = conf > (threshold[pseudo] if isinstance(threshold, Tensor) else threshold)
     loss = (F.cross_entropy(strong_logits.float(), pseudo, reduction='none') * mask).mean()
     return loss, mask, pseudo
 
@@ -72,13 +72,15 @@ class FixMatch(Callback):
     "Add FixMatch's unlabelled term to the training loss; record the share of confident images and their pseudo-labels' accuracy"
     order = MixedPrecision.order - 1  # its forward passes run under the same autocast as the labelled batch
     def __init__(self, unlabelled:DataLoader|None, # from `unlabelled_dl`; None: do nothing (as after `load_learner`)
-                 threshold:float=0.95, # confidence above which a weak view's class becomes a pseudo-label
+                 threshold:float|str=0.95, # confidence above which a weak view's class becomes a pseudo-label; 'adaptive': FreeMatch's self-adaptive thresholds
                  lambda_u:float=1., # weight of the unlabelled term
                  weak:nn.Module|None=None, # batch augmentation of the weak views; `weak_augment()` by default
                  strong:nn.Module|None=None, # of the strong views; `strong_augment()` by default
                  ema:float|None=None, # decay of an exponential moving average of the weights used for validation and kept at the end (0.999 in the paper)
+                 adapt_decay:float=0.999, # with threshold='adaptive': decay of the averages the thresholds follow (FreeMatch's 0.999)
                 ):
         store_attr()
+        self.tau = self.p_class = None  # the adaptive thresholds' averages, from the first step on
         self.weak, self.strong = ifnone(weak, weak_augment()), ifnone(strong, strong_augment())
 
     def before_fit(self):
@@ -103,6 +105,15 @@ class FixMatch(Callback):
 
     def _view(self, aug, x): return self.norm(TensorImage(aug(x))) if self.norm else aug(x)
 
+    def _adaptive(self, weak:Tensor) -> Tensor:
+        "FreeMatch's self-adaptive thresholds `[C]`: the running mean top probability, scaled per class by its running mean probability over the largest"
+        p = F.softmax(weak.detach().float(), dim=1)
+        if self.tau is None: self.tau, self.p_class = p.new_tensor(1 / p.shape[1]), p.new_full((p.shape[1],), 1 / p.shape[1])
+        d = self.adapt_decay
+        self.tau = d * self.tau + (1 - d) * p.max(1)[0].mean()
+        self.p_class = d * self.p_class + (1 - d) * p.mean(0)
+        return self.p_class / self.p_class.max() * self.tau
+
     def after_loss(self):
         if not self.training: return
         outer = torch.random.get_rng_state(), random.getstate()
@@ -110,7 +121,7 @@ class FixMatch(Callback):
         try:
             b = self._batch()
             with torch.no_grad(): weak = self.model(self._view(self.weak, b[0]))
-            loss, mask, pseudo = fixmatch_loss(weak, self.model(self._view(self.strong, b[0])), self.threshold)
+            loss, mask, pseudo = fixmatch_loss(weak, self.model(self._view(self.strong, b[0])), self._adaptive(weak) if self.threshold == 'adaptive' else self.threshold)
         finally:
             self.rng_state = torch.random.get_rng_state(), random.getstate()
             torch.random.set_rng_state(outer[0]); random.setstate(outer[1])
