@@ -1,7 +1,7 @@
 """Why FixMatch adds little at the `cpu` profile's budget, measured: CPC fine-tuning alone and with FixMatch at 1% of the
 labels, with the profile's settings and with one change at a time (a threshold of 1, which leaves only the unlabelled
 batches' effect on batch norm's running statistics; a lower confidence threshold; the paper's mu=7; five times the
-steps), recording per epoch the share of unlabelled images above the threshold and how many of their
+steps; FreeMatch's self-adaptive thresholds), recording per epoch the share of unlabelled images above the threshold and how many of their
 pseudo-labels are right.
 
 Nothing here is judged on the validation images: every variant is scored on 2,000 held-out *training* images (never
@@ -24,7 +24,8 @@ here = Path(__file__).resolve().parent
 # name: (side, changes to the profile's settings, multiplier of the profile's fewest fine-tuning steps)
 variants = {'fine-tune': ('cpc_finetune', {}, 1), 'FixMatch': ('cpc_fixmatch', {}, 1),
             'FixMatch threshold 1': ('cpc_fixmatch', dict(threshold=1.), 1),  # no pseudo-label ever: what the extra batches do to batch norm's statistics alone
-            'FixMatch threshold 0.8': ('cpc_fixmatch', dict(threshold=0.8), 1), 'FixMatch mu 7': ('cpc_fixmatch', dict(mu=7), 1),
+            'FixMatch threshold 0.8': ('cpc_fixmatch', dict(threshold=0.8), 1),
+            'FixMatch adaptive threshold': ('cpc_fixmatch', dict(threshold='adaptive'), 1),  # FreeMatch's self-adaptive thresholds 'FixMatch mu 7': ('cpc_fixmatch', dict(mu=7), 1),
             'fine-tune 5x steps': ('cpc_finetune', {}, 5), 'FixMatch 5x steps': ('cpc_fixmatch', {}, 5)}
 
 class _Trace(Callback):
