@@ -50,7 +50,7 @@ def run(name:str, c:AttrDict, trn:L, dev:L, unlabelled:L, enc:Path, seed:int) ->
 def to_markdown(res:dict) -> str:
     m = res['meta']
     lines = [f"# FixMatch study: {res['dataset']}, {res['frac']:.0%} of the labels ({res['labels']} images)", '',
-             f"- command: `{m['command']}`", f"- device: {m['device']}; {m['versions']}", f"- commit: {m['commit']}; date: {m['date']}",
+             f"- commands (each added the runs not there yet): {'; '.join(f'`{c}`' for c in m.get('commands', [m['command']]))}", f"- device: {m['device']}; {m['versions']}", f"- commit: {m['commit']}; date: {m['date']}",
              f"- scored on {res['n_dev']} held-out training images (not the validation set); unlabelled set: the other {res['n_unlabelled']} training images; "
              f"encoder: `{Path(res['encoder']).name}`; settings: the `{m['profile']}` profile's (mu {res['config']['mu']}, threshold {res['config']['threshold']}) except where the variant says", '',
              '| variant | steps | accuracy per seed | mean | confident (last epoch) | pseudo-labels right (last epoch) | seconds per run |', '|---|---|---|---|---|---|---|']
@@ -64,6 +64,10 @@ def to_markdown(res:dict) -> str:
     for r in res['runs']:
         if r['seed'] == 0 and r['trace']: lines.append(f"- {r['variant']}: " + ', '.join(f"{s:.2f}/{a:.2f}" for s, a in r['trace']))
     return '\n'.join(lines) + '\n'
+
+def render(json_file:Path):
+    "Rewrite the .md beside a study's .json (after a change of format)"
+    json_file.with_suffix('.md').write_text(to_markdown(json.loads(json_file.read_text())))
 
 @call_parse
 def main(dataset:str='imagenette', # data set name or folder
@@ -83,7 +87,9 @@ def main(dataset:str='imagenette', # data set name or folder
     rest = pool[perm[n_dev:]]
     stem = Path(out)/f"fixmatch-study-{path.name}"
     old = json.loads(stem.with_suffix('.json').read_text()) if stem.with_suffix('.json').exists() else {}
-    res = dict(meta=provenance('cuda' if torch.cuda.is_available() else 'cpu', profile=profile), dataset=path.name, frac=frac, n_dev=n_dev,
+    meta = provenance('cuda' if torch.cuda.is_available() else 'cpu', profile=profile)
+    meta['commands'] = old.get('meta', {}).get('commands', []) + [meta['command']]  # every invocation that added runs, in order
+    res = dict(meta=meta, dataset=path.name, frac=frac, n_dev=n_dev,
                n_unlabelled=len(rest), encoder=str(enc), config={k: v for k, v in c.items() if k != 'datasets'}, runs=old.get('runs', []))
     done = {(r['variant'], r['seed']) for r in res['runs']}
     for seed in range(seeds):
