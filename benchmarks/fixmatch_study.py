@@ -25,7 +25,8 @@ here = Path(__file__).resolve().parent
 variants = {'fine-tune': ('cpc_finetune', {}, 1), 'FixMatch': ('cpc_fixmatch', {}, 1),
             'FixMatch threshold 1': ('cpc_fixmatch', dict(threshold=1.), 1),  # no pseudo-label ever: what the extra batches do to batch norm's statistics alone
             'FixMatch threshold 0.8': ('cpc_fixmatch', dict(threshold=0.8), 1),
-            'FixMatch adaptive threshold': ('cpc_fixmatch', dict(threshold='adaptive'), 1),  # FreeMatch's self-adaptive thresholds 'FixMatch mu 7': ('cpc_fixmatch', dict(mu=7), 1),
+            'FixMatch adaptive threshold': ('cpc_fixmatch', dict(threshold='adaptive'), 1),  # FreeMatch's self-adaptive thresholds
+            'FixMatch mu 7': ('cpc_fixmatch', dict(mu=7), 1),
             'fine-tune 5x steps': ('cpc_finetune', {}, 5), 'FixMatch 5x steps': ('cpc_fixmatch', {}, 5)}
 
 class _Trace(Callback):

@@ -74,8 +74,8 @@ def build(cfg:dict, arch:str|None=None):
 def ddp_wrap(model, device:str):
     "The model in DDP, as fastai's `distrib_ctx` trains it under a launcher; needs one (`torchrun --nproc_per_node 1`: accelerate launch wraps in DDP from 2 processes on)"
     import torch.distributed as dist
+    if device == 'cuda': torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))  # before NCCL starts on it
     if not dist.is_initialized(): dist.init_process_group('nccl' if device == 'cuda' else 'gloo')  # from the launcher's environment
-    if device == 'cuda': torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     return torch.nn.parallel.DistributedDataParallel(model, device_ids=[torch.cuda.current_device()] if device == 'cuda' else None)
 
 def patches(cfg:dict, bs:int) -> torch.Tensor:

@@ -8,7 +8,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/loss.html.md"""
 from __future__ import annotations
 from fastai.vision.all import *
 from torch.utils.checkpoint import checkpoint
-from .distributed import world, gather_with_grad, mean_over_processes
+from .distributed import gather_with_grad, mean_over_processes
 
 # %% auto #0
 __all__ = ['cpc_labels', 'CPCLoss']
@@ -76,8 +76,7 @@ class CPCLoss(Module):
         if self.temperature is not None: # cosine similarity / temperature (times `scale`, as always)
             preds, targets = F.normalize(preds, dim=3), F.normalize(targets, dim=2) / self.temperature
         t = _flat(targets).transpose(1, 2)                        # [n_dirs, E, B*G*G]
-        start = 0
-        if self.global_negatives and world()[1] > 1: t, start = gather_with_grad(t, dim=2)  # [n_dirs, E, n_processes*B*G*G]
+        t, start = gather_with_grad(t, dim=2) if self.global_negatives else (t, 0)  # [n_dirs, E, n_processes*B*G*G]; as is with one process
         losses, correct, total = [], 0, 0
         for i, k in enumerate(self.offsets):
             labels = (cpc_labels(B, G, k, preds.device) + start).repeat(n_dirs)
