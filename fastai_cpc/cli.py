@@ -282,6 +282,7 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
         with plain_progress(): enc = run_pretrain(path, out=Path(out), name=name, resume=resume, seed=seed, num_workers=num_workers, **cfg)
     except _user_errors as e: _fail(e, debug)
     if rank_distrib() == 0: print(f"encoder: {enc}")
+    end_distributed()  # under a launcher: no communication thread left running when the interpreter exits
 
 # %% ../nbs/06_cli.ipynb #76bb489f
 def cli():

@@ -11,7 +11,8 @@ from fastai.vision.all import *
 from fastai.distributed import DistributedDL
 
 # %% auto #0
-__all__ = ['world', 'gather_with_grad', 'mean_over_processes', 'process_shard', 'use_process_gpu', 'LocalShardDL']
+__all__ = ['world', 'gather_with_grad', 'mean_over_processes', 'process_shard', 'use_process_gpu', 'LocalShardDL',
+           'end_distributed']
 
 # %% ../nbs/06a_distributed.ipynb #17ac55a8
 def world() -> tuple:
@@ -75,3 +76,10 @@ class LocalShardDL(DistributedDL):
     def get_idxs(self): return self.dl.get_idxs()
     @property
     def after_batch(self): return self.dl.after_batch  # the batch transforms themselves, as code that reads a TfmdDL's expects
+
+# %% ../nbs/06a_distributed.ipynb #b99ad96a
+def end_distributed():
+    "Wait for every process, then end the process group, so that no communication thread outlives the interpreter; nothing with one process"
+    if not (dist.is_available() and dist.is_initialized()): return
+    dist.barrier()
+    dist.destroy_process_group()

@@ -28,7 +28,7 @@ class MatmulConv2d(nn.Conv2d):
         "The `[out, in]` matrix this convolution is on `x`, or `None` if it is not one"
         if not self.use_matmul or self.groups != 1 or self.dilation != (1, 1) or self.padding_mode != 'zeros': return None
         (kh, kw), (ph, pw) = self.kernel_size, self.padding
-        if (kh, kw) == (1, 1) and (ph, pw) == (0, 0): return self.weight[:, :, 0, 0]
+        if (kh, kw) == (1, 1) and (ph, pw) == (0, 0): return self.weight.permute(0, 2, 3, 1).flatten(1) # its gradient in the weight's NHWC strides, as DDP's buckets expect
         if x.shape[-2:] == (1, 1) and kh % 2 and kw % 2 and (ph, pw) == (kh//2, kw//2): return self.weight[:, :, kh//2, kw//2]
         return None
 

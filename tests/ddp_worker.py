@@ -48,3 +48,4 @@ if __name__ == '__main__':
     res = dict(rank=rank, world=dist.get_world_size(), global_=loss_step(rank, True), local=loss_step(rank, False), finetune=finetune_fixmatch(folder), device=device_data(folder))
     dist.all_gather_object(every := [None] * dist.get_world_size(), res)
     if rank == 0: torch.save(every, out)
+    end_distributed()  # no gloo thread left running at exit (it would abort the process at random)
