@@ -5,14 +5,22 @@ labels unused, then train classifiers on stratified subsets of the whole labelle
 - `cpc_frozen`: the CPC encoder frozen, the head trained (the paper's linear evaluation);
 - `scratch`: the same classifier from random weights, `fit_one_cycle`;
 - `fastai`: what a fastai user would do without this package, `vision_learner` with an `xresnet` from random weights, `fit_one_cycle`;
-- `cpc_fixmatch`, `scratch_fixmatch` (at 5% and below): `cpc_finetune` and `scratch` with the `FixMatch` callback, which uses
-  every training image again, unlabelled, while fine-tuning.
+- `cpc_fixmatch`, `scratch_fixmatch` (at 5% and below, `--protocol fixed` only): `cpc_finetune` and `scratch` with the
+  `FixMatch` callback, which uses every training image again, unlabelled, while fine-tuning.
 
     python benchmarks/label_efficiency.py --profile cpu     # Imagenette + CIFAR-10 on a 2-core CPU
     python benchmarks/label_efficiency.py --profile gpu     # Imagenette 96 px + CIFAR-10 on one GPU, bf16
 
-Every side gets the same subsets, the same epochs rule and the same fixed learning rate: nothing is chosen on the
-validation images (the CPC fine-tuning rule was chosen on held-out training images, `benchmarks/finetune_rule.py`).
+Two protocols, the same subsets for every side, nothing chosen on the validation images:
+
+- `converged` (the default): every side trained as well as one rule can train it. A stratified share of the training
+  images (`n_tune` per class) is held out of every labelled subset; on it, `fastai_cpc.converge.converge` chooses for each
+  side and fraction (on the first seed's subset) the learning rate, the number of epochs (doubled from the fixed rule's
+  while the held-out accuracy rises) and fastai's label smoothing and MixUp; the other seeds train with that choice.
+  Results: `<profile>-<dataset>-converged.{md,json,png}`, with every choice and the compute of each side (pre-training,
+  selection, final training, in FLOPs counted by torch).
+- `fixed`: every side the same epochs rule and the same fixed learning rate (the CPC fine-tuning rule chosen on held-out
+  training images, `benchmarks/finetune_rule.py`). Results: `<profile>-<dataset>.{md,json,png}`.
 The pre-trained encoder is cached in models/label-efficiency/ under a name made of its settings, and an interrupted
 pre-training resumes from its last epoch (`fastai-cpc pretrain`'s `run_pretrain`); every finished fine-tuning run is
 written at once, and a rerun with the same settings skips the runs already there (`--fresh` starts over).
@@ -27,12 +35,18 @@ import fastai
 from fastai_cpc.all import *  # fastai's vision API too
 from fastai_cpc.cli import resolve_data, run_pretrain, run_sizes
 from provenance import provenance
+from torch.utils.flop_counter import FlopCounterMode
 
 here = Path(__file__).resolve().parent
 sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scratch_fixmatch')
 fixmatch_sides = ('cpc_fixmatch', 'scratch_fixmatch')  # run where frac <= fixmatch_max_frac
 fixmatch_keys = ('mu', 'threshold', 'lambda_u', 'fixmatch_max_frac')  # settings only the FixMatch sides read
 declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared before any run
+converged_sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai')
+# The converged protocol's rule, fixed before any run: `n_tune` held-out training images per class (seed `tune_seed`), the
+# learning rate times 1/3, 1 and 3 at the fixed rule's epochs, epochs doubled while the held-out accuracy rises (at most
+# `max_mult` times the fixed rule's), then label smoothing and MixUp, each kept if it helps
+converged_rule = dict(n_tune=50, tune_seed=10_000, lr_factors=(1/3, 3), options=('label_smoothing', 'mixup'), max_mult=64)
 # What a profile fixes beyond its `fastai-cpc` run size (image and patch size, encoder, pre-training batch and rate,
 # precision, data path). Every side shares every fine-tuning setting.
 profiles = {
@@ -51,9 +65,11 @@ _per_dataset = {'cpu': {'imagenette': dict(pre_epochs=30, n_pool=None, n_valid=N
                         'cifar10': dict(size=32, patch_size=8, pre_epochs=12, n_pool=None, n_valid=None)}}
 fractions = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
-def settings(profile:str, dataset:str, **given) -> AttrDict:
-    "The run size, then the profile, then its settings for `dataset`, then what the command line gives"
-    return AttrDict({**run_sizes[profiles[profile]['run_size']], **profiles[profile], **_per_dataset[profile].get(dataset, {}), **given, 'profile': profile})
+def settings(profile:str, dataset:str, protocol:str='converged', **given) -> AttrDict:
+    "The run size, then the profile, then its settings for `dataset`, then the protocol's rule, then what the command line gives"
+    rule = converged_rule if protocol == 'converged' else {}
+    return AttrDict({**run_sizes[profiles[profile]['run_size']], **profiles[profile], **_per_dataset[profile].get(dataset, {}), **rule, **given,
+                     'profile': profile, 'protocol': protocol})
 
 def n_seeds(frac:float, seeds:int=3) -> int:
     "Seeds per fraction: `seeds` at 10% and below, one above"
@@ -95,24 +111,59 @@ def encoder_file(path:Path, pool:L, c:AttrDict, cache:Path) -> tuple:
     enc = run_pretrain(path, out=cache, name=name, resume=(cache/f'{name}-last.pth').exists(), items=pool, **{**c, 'epochs': c.pre_epochs, 'n_train': None})
     return enc, round(time.time() - t, 1)
 
-def classifier(side:str, dls:DataLoaders, enc:Path, c:AttrDict, pool:L=None, num_workers=None) -> Learner:
+def classifier(side:str, dls:DataLoaders, enc:Path, c:AttrDict, pool:L=None, num_workers=None, loss_func=None, cbs=()) -> Learner:
     "The `Learner` of one side, validating only at the end of training; the FixMatch sides draw unlabelled images from `pool`"
-    cbs = [_ValidateLast()]
+    cbs = [_ValidateLast(), *cbs]
     if side in fixmatch_sides:
         cbs.append(FixMatch(unlabelled_dl(pool, dls, mu=c.mu, num_workers=num_workers), threshold=c.threshold, lambda_u=c.lambda_u))
+    kw = dict(cbs=cbs, **({} if loss_func is None else dict(loss_func=loss_func)))
     if side == 'fastai':
-        learn = vision_learner(dls, getattr(fastai.vision.models.xresnet, c.fastai_arch), pretrained=False, metrics=accuracy, cbs=cbs)
-    else: learn = cpc_classifier(dls, c.arch if side.startswith('scratch') else enc, head=c.head, patch_size=c.patch_size, cbs=cbs)
+        learn = vision_learner(dls, getattr(fastai.vision.models.xresnet, c.fastai_arch), pretrained=False, metrics=accuracy, **kw)
+    else: learn = cpc_classifier(dls, c.arch if side.startswith('scratch') else enc, head=c.head, patch_size=c.patch_size, **kw)
     return learn.to_bf16() if c.bf16 and torch.cuda.is_available() else learn
+
+def fit_side(learn:Learner, side:str, epochs:int, lr:float, c:AttrDict) -> Learner:
+    "Train one side its own way for `epochs` at `lr`: `fine_tune` for the CPC encoder, the head alone when frozen, one cycle from scratch"
+    with learn.no_bar(), learn.no_logging():
+        if side in ('cpc_finetune', 'cpc_fixmatch'): learn.fine_tune(epochs - 1, lr, lr_mult=c.lr_mult)
+        elif side == 'cpc_frozen': learn.freeze(); learn.fit_one_cycle(epochs, lr)
+        else: learn.fit_one_cycle(epochs, lr)
+    return learn
 
 def train(learn:Learner, side:str, epochs:int, c:AttrDict) -> dict:
     "Train one side for `epochs` at `c.ft_lr`: its validation accuracy (and FixMatch's last-epoch `confident` share and `pseudo_acc`)"
-    with learn.no_bar(), learn.no_logging():
-        if side in ('cpc_finetune', 'cpc_fixmatch'): learn.fine_tune(epochs - 1, c.ft_lr, lr_mult=c.lr_mult)
-        elif side == 'cpc_frozen': learn.freeze(); learn.fit_one_cycle(epochs, c.ft_lr)
-        else: learn.fit_one_cycle(epochs, c.ft_lr)
-        fm = getattr(learn, 'fix_match', None)
-        return dict(accuracy=float(learn.validate()[1]), **(dict(confident=fm.share, pseudo_acc=fm.pseudo_acc) if fm else {}))
+    fit_side(learn, side, epochs, c.ft_lr, c)
+    fm = getattr(learn, 'fix_match', None)
+    with learn.no_bar(): return dict(accuracy=float(learn.validate()[1]), **(dict(confident=fm.share, pseudo_acc=fm.pseudo_acc) if fm else {}))
+
+def trained(side:str, dls:DataLoaders, enc:Path, c:AttrDict, epochs:int, lr:float, **options) -> Learner:
+    "A fresh classifier of `side` with fastai's regularisers named in `options`, trained its own way"
+    learn = classifier(side, dls, enc, c, **regularisers(**options))
+    learn.remove_cb(ProgressCallback)  # `converge` validates it on the held-out images: no bar for that either
+    return fit_side(learn, side, epochs, lr, c)
+
+def flops_per_image(learn:Learner) -> float:
+    "FLOPs of one training step (forward and backward) per image, counted by torch on one batch: pre-training or a side as it trains"
+    b = learn.dls.train.one_batch()
+    xb, yb = b[:learn.dls.n_inp], b[learn.dls.n_inp:]  # pre-training batches have no targets
+    learn.model.train()
+    with FlopCounterMode(display=False) as fc: learn.loss_func(learn.model(*xb), *yb).backward()
+    learn.model.zero_grad()
+    return fc.get_total_flops() / len(xb[0])
+
+def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:L, enc:Path, c:AttrDict, e0:int, choices:dict, log=print) -> dict:
+    "One run of the converged protocol: on the first seed, `converge` chooses the side's settings on the held-out images; then its validation accuracy"
+    key = f'{side}@{frac:g}'
+    if key not in choices:
+        t = time.time()
+        learn, chosen, trials = converge(partial(trained, side, dls, enc, c), e0, c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * e0,
+                                         log=lambda o: log(f"    {side} {frac:.0%} trial: {o}"))
+        choices[key] = dict(chosen, base_epochs=e0, trials=trials, selection_image_passes=sum(o['epochs'] for o in trials) * len(trn),
+                            selection_seconds=round(time.time() - t, 1))
+    else: learn = trained(side, dls, enc, c, choices[key]['epochs'], choices[key]['lr'], **{o: True for o in choices[key]['options']})
+    ch = choices[key]
+    acc = float(learn.validate(dl=dls.test_dl(valid, with_labels=True))[1])
+    return dict(accuracy=acc, epochs=ch['epochs'], lr=ch['lr'], options=ch['options'], image_passes=ch['epochs'] * len(trn))
 
 def _log(msg:str): print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -121,21 +172,26 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     "Pre-train (or load the cached encoder), then train every side at every fraction and seed; results written after every run"
     path = resolve_data(name)
     pool = pool_of(path, c.n_pool)
+    converged = c.protocol == 'converged'
+    # converged: the held-out images are out of every labelled subset (pre-training still sees them, unlabelled, like every training image)
+    label_pool, tune = hold_out(pool, c.n_tune, seed=c.tune_seed) if converged else (pool, None)
     vfiles = L(sorted(get_image_files(path/valid_folder(path)), key=str))
     valid = vfiles if c.n_valid is None or c.n_valid >= len(vfiles) else vfiles[np.random.default_rng(0).permutation(len(vfiles))[:c.n_valid]]
     cfg = {k: v for k, v in c.items() if k != 'datasets'}
-    res = dict(meta=meta, dataset=Path(name).name, path=str(path), config=cfg, declared_side=declared_side, sides=list(sides), runs=[])
-    stem = out_dir/f"{c.profile}-{res['dataset']}"
+    res = dict(meta=meta, protocol=c.protocol, dataset=Path(name).name, path=str(path), config=cfg, declared_side=declared_side,
+               sides=list(converged_sides if converged else sides), runs=[], choices={})
+    stem = out_dir/results_stem(c.profile, res['dataset'], c.protocol)
     partial = stem.with_suffix('.partial.json')  # the runs so far; the results files are written when every run is done
     old = next((json.loads(f.read_text()) for f in (partial, stem.with_suffix('.json')) if f.exists() and not fresh), {})
     new, prior = json.loads(json.dumps(cfg)), old.get('config')
     if prior is not None and old.get('pool') == len(pool) and all(k in new and new[k] == v for k, v in prior.items() if k not in fixmatch_keys):
         fm_same = all(prior.get(k, new[k]) == new[k] for k in fixmatch_keys)  # settings added since do not void earlier runs; FixMatch's void only its runs
         res['runs'] = [r for r in old['runs'] if fm_same or r['side'] not in fixmatch_sides]
-    log(f"{name}: {len(pool)} training images (pre-training and label pool), {len(valid)} validation images, {c.size} px, "
-        f"{c.patch_size} px patches; {len(res['runs'])} runs already done")
+        res['choices'] = old.get('choices', {}) if res['runs'] else {}
+    log(f"{name}: {len(pool)} training images (pre-training{', ' + str(len(label_pool)) + ' of them the label pool, ' + str(len(tune)) + ' held out to choose settings' if converged else ' and label pool'}), "
+        f"{len(valid)} validation images, {c.size} px, {c.patch_size} px patches; {len(res['runs'])} runs already done")
     enc, secs = encoder_file(path, pool, c, cache)
-    res.update(pool=len(pool), n_valid=len(valid), encoder=str(enc), pretrain_seconds=secs)
+    res.update(pool=len(pool), label_pool=len(label_pool), n_tune=0 if tune is None else len(tune), n_valid=len(valid), encoder=str(enc), pretrain_seconds=secs)
     log(f"  encoder {enc} ({f'pre-trained in {secs:.0f} s' if secs else 'cached'})")
     ft_kw = {**kw, 'num_workers': c.ft_workers} if c.ft_workers is not None else kw
     if ft_kw.get('num_workers'): ft_kw['persistent_workers'] = True  # no new worker processes at every epoch
@@ -146,24 +202,45 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
         res['probes'] = {k: dict(linear=linear_probe(full, e, patch_size=c.patch_size), knn=knn_accuracy(full, e, patch_size=c.patch_size))
                          for k, e in (('cpc', enc), ('random', c.arch))}
     log(f"  frozen encoder, 100% labels: {res['probes']}")
+    if converged and 'flops' not in res: res['flops'] = compute_costs(pool, label_pool, tune, enc, c, ft_kw)
     done = {(r['side'], r['frac'], r['seed']) for r in res['runs']}
     for frac in fracs:
         for seed in range(n_seeds(frac, seeds)):
-            trn = label_subset(pool, frac, seed=seed)
-            dls = labelled_dls(trn, valid, size=c.size, bs=min(c.ft_bs, len(trn)), **ft_kw)
+            trn = label_subset(label_pool, frac, seed=seed)
+            dls = labelled_dls(trn, tune if converged else valid, size=c.size, bs=min(c.ft_bs, len(trn)), **ft_kw)
             epochs = ft_epochs(len(trn), dls.bs, c.min_epochs, c.min_steps)
             for side in only:
-                if (side, frac, seed) in done or (side in fixmatch_sides and frac > c.fixmatch_max_frac): continue
+                if (side, frac, seed) in done or (side in fixmatch_sides and (frac > c.fixmatch_max_frac or converged)): continue
                 set_seed(seed); t = time.time()
-                out = train(classifier(side, dls, enc, c, pool, ft_kw.get('num_workers')), side, epochs, c)
-                res['runs'].append(dict(side=side, frac=frac, seed=seed, labels=len(trn), epochs=epochs, **out, seconds=round(time.time() - t, 1),
+                if converged: out = converged_run(side, frac, seed, trn, dls, valid, enc, c, epochs, res['choices'], log)
+                else: out = dict(epochs=epochs, **train(classifier(side, dls, enc, c, pool, ft_kw.get('num_workers')), side, epochs, c))
+                res['runs'].append(dict(side=side, frac=frac, seed=seed, labels=len(trn), **out, seconds=round(time.time() - t, 1),
                                         device=(meta or {}).get('device')))  # a resumed run may finish on another machine
                 fm = f", confident {out['confident']:.2f}, pseudo-labels right {out['pseudo_acc']:.2f}" if 'confident' in out else ''
-                log(f"  {side:12s} {frac:>5.0%} seed {seed}: {len(trn)} labels, {epochs} epochs, accuracy {out['accuracy']:.4f}{fm}, {res['runs'][-1]['seconds']:.0f} s")
+                how = f", lr {out['lr']:.2g}{''.join(', ' + o for o in out['options'])}" if converged else ''
+                log(f"  {side:12s} {frac:>5.0%} seed {seed}: {len(trn)} labels, {out['epochs']} epochs{how}, accuracy {out['accuracy']:.4f}{fm}, {res['runs'][-1]['seconds']:.0f} s")
                 res['summary'] = summarise(res['runs'])
                 partial.write_text(json.dumps(res, indent=1, default=str))  # an interrupted run keeps what it measured
     res['summary'] = summarise(res['runs'])
     return res
+
+def results_stem(profile:str, dataset:str, protocol:str) -> str:
+    "`<profile>-<dataset>`, and `-converged` for the converged protocol"
+    return f"{profile}-{dataset}{'-converged' if protocol == 'converged' else ''}"
+
+def compute_costs(pool:L, label_pool:L, tune:L, enc:Path, c:AttrDict, ft_kw:dict) -> dict:
+    "FLOPs per image of a pre-training step and of each side's training step, and the pre-training's total"
+    pre = cpc_learner(cpc_dls(pool[:4 * c.bs], size=c.size, patch_size=c.patch_size, bs=c.bs, num_workers=0), c.arch, n_dirs=c.n_dirs)
+    pre_fpi = flops_per_image(pre)
+    few = label_subset(label_pool, n_per_class=2, seed=0)  # FLOPs per image do not depend on the batch size
+    dls = labelled_dls(few, tune, size=c.size, bs=len(few), num_workers=0)
+    sides = {}
+    for side in converged_sides:
+        learn = classifier(side, dls, enc, c)
+        if side == 'cpc_frozen': learn.freeze()
+        sides[side] = flops_per_image(learn)
+    n_pre = round(len(pool) * (1 - 0.05))  # `cpc_dls` holds out 5% to track the pre-training loss
+    return dict(pretrain_per_image=pre_fpi, pretrain_total=pre_fpi * n_pre * c.pre_epochs, per_image=sides)
 
 def _stats(accs) -> dict:
     a = np.array(accs)
@@ -178,7 +255,9 @@ def summarise(runs:list) -> list:
             accs = [r['accuracy'] for r in runs if r['frac'] == frac and r['side'] == side]
             if accs: row[side] = _stats(accs)
         rows.append(row)
-    for base in ('scratch', 'fastai'):
+    for r in rows:  # the better from-scratch side at each fraction
+        if 'scratch' in r and 'fastai' in r: r['best_scratch'] = max((r['scratch'], r['fastai']), key=lambda o: o['mean'])
+    for base in ('scratch', 'fastai', 'best_scratch'):
         sup = {r['frac']: r[base]['mean'] for r in rows if base in r}
         if not sup: continue
         for r in rows:
@@ -198,8 +277,55 @@ def _pm(s:dict|None) -> str:
 def _factor(f) -> str: return '' if f is None else f"{'' if f[1] == '=' else f[1]}{f[0]:.2f}x"
 def _n(k:int, word:str) -> str: return f"{k} {word}{'' if k == 1 else 's'}"
 
+def _gflop(x:float) -> str: return f"{x / 1e9:,.0f}" if x >= 1e10 else f"{x / 1e9:.1f}"
+
+def to_markdown_converged(res:dict) -> str:
+    "The results file of the converged protocol: what was run, where, the table, every choice and the compute of every side"
+    m, c, fl = res['meta'], res['config'], res['flops']
+    lines = [f"# Label efficiency, `{m['profile']}` profile, {res['dataset']}: every side trained to convergence", "",
+             f"- command: `{m['command']}`", f"- device: {_devices(res)}",
+             f"- versions: " + (v if isinstance(v := m['versions'], str) else ', '.join(f'{k} {x}' for k, x in v.items())), f"- commit: `{m['commit']}`", f"- date: {m['date']}",
+             f"- data: {res['pool']} training images pre-trained on (labels unused); {res['n_tune']} of them ({c['n_tune']} per class) held out of every "
+             f"labelled subset, their labels used only to choose each side's settings, the same for every side; the label pool is the other "
+             f"{res['label_pool']} (100% = all of them); {res['n_valid']} validation images, never seen before the final evaluation; {c['size']} px, {c['patch_size']} px patches",
+             f"- pre-training: encoder `{c['arch']}`, {c['pre_epochs']} epochs, batch {c['bs']}, lr {c['lr']}, {c['n_dirs']} directions "
+             f"({res['pretrain_seconds']:.0f} s in this run; 0 means the cached encoder `{Path(res['encoder']).name}`)",
+             f"- the rule, the same for every side and fixed before any run (`fastai_cpc.converge.converge`, on the first seed's subset, "
+             f"scored on the held-out images): the learning rate {c['ft_lr']} times 1, {', '.join(f'{f:.3g}' for f in c['lr_factors'])} at the fixed "
+             f"rule's epochs (max({c['min_epochs']}, enough for {c['min_steps']} steps of batch {c['ft_bs']})); then the epochs doubled while the held-out "
+             f"accuracy rises (at most {c['max_mult']}x); then {' and '.join(c['options'])} in turn, each kept if it raises it. The other seeds train with "
+             f"the first seed's choice. `cpc_finetune`: `fine_tune` (lr_mult={c['lr_mult']}); `cpc_frozen`: the encoder frozen; `scratch`: the same "
+             f"classifier from random weights, one cycle; `fastai`: `vision_learner({c['fastai_arch']}, pretrained=False)`, one cycle; head `{c['head']}`",
+             f"- declared side (judged by the bar): `{res['declared_side']}`; factors against the better from-scratch side at each fraction", "",
+             f"| labels | images | CPC fine-tuned | CPC frozen | scratch | fastai {c['fastai_arch']} | {declared_side} - best from scratch | factor vs best from scratch |",
+             "|---" * 8 + "|"]
+    for r in res['summary']:
+        d, b, fs = r.get(declared_side), r.get('best_scratch'), r.get('factors', {}).get(declared_side, {})
+        diff = f"{d['mean'] - b['mean']:+.3f}" if d and b else ''
+        lines.append(f"| {r['frac']:.0%} | {r['labels']} | {_pm(d)} | {_pm(r.get('cpc_frozen'))} | {_pm(r.get('scratch'))} | {_pm(r.get('fastai'))} | "
+                     f"{diff} | {_factor(fs.get('best_scratch'))} |")
+    lines += ["", "Mean ± sample standard deviation over seeds. Factor: the smallest fraction at which the better from-scratch side reaches the "
+              "CPC side's accuracy (log-linear interpolation), over the CPC fraction; `>` a lower bound, `<=` an upper one.", "",
+              "What the rule chose, and what it cost (GFLOP: torch's count of one training step, forward and backward, times the images "
+              f"trained on; pre-training, {_gflop(fl['pretrain_total'])} GFLOP in all ({fl['pretrain_per_image'] / 1e6:.1f} MFLOP per image), is spent once for "
+              "every fraction and both CPC sides):", "",
+              "| side | labels | epochs (fixed rule's) | lr | regularisers | held-out accuracy | selection GFLOP | final run GFLOP | seconds of selection |",
+              "|---" * 9 + "|"]
+    for key, ch in res['choices'].items():
+        side, frac = key.split('@')
+        n = next(r['labels'] for r in res['runs'] if r['side'] == side and r['frac'] == float(frac))
+        fpi = fl['per_image'][side]
+        lines.append(f"| {side} | {float(frac):.0%} ({n}) | {ch['epochs']} ({ch['base_epochs']}) | {ch['lr']:.2g} | {', '.join(ch['options']) or 'none'} | "
+                     f"{ch['held_out']:.3f} | {_gflop(ch['selection_image_passes'] * fpi)} | {_gflop(ch['epochs'] * n * fpi)} | {ch['selection_seconds']:.0f} |")
+    pr = res['probes']
+    lines += ["", "| frozen encoder, 100% labels | linear probe | kNN (k=20) |", "|---|---|---|",
+              f"| CPC pre-trained | {pr['cpc']['linear']:.3f} | {pr['cpc']['knn']:.3f} |",
+              f"| random init | {pr['random']['linear']:.3f} | {pr['random']['knn']:.3f} |", ""]
+    return '\n'.join(lines + [f"{n}\n" for n in res.get('notes', [])])
+
 def to_markdown(res:dict) -> str:
     "The results file: what was run, where, and the table"
+    if res.get('protocol') == 'converged': return to_markdown_converged(res)
     m, c = res['meta'], res['config']
     fm = any(r['side'] in fixmatch_sides for r in res['runs'])  # their columns only where they ran
     fm_text = (f"; `cpc_fixmatch`, `scratch_fixmatch`: `cpc_finetune` and `scratch` with the `FixMatch` callback (mu={c['mu']}, threshold "
@@ -250,12 +376,12 @@ def plot(res:dict, fname:Path):
     fr = [r['frac'] * 100 for r in res['summary']]
     ax.set_xscale('log'); ax.set_xticks(fr); ax.set_xticklabels([f'{f:g}%' for f in fr])
     ax.set_xlabel('labelled training images'); ax.set_ylabel('validation accuracy'); ax.grid(alpha=.3); ax.legend(fontsize=8)
-    ax.set_title(f"{res['dataset']}, {res['meta']['profile']} profile")
+    ax.set_title(f"{res['dataset']}, {res['meta']['profile']} profile{', every side converged' if res.get('protocol') == 'converged' else ''}")
     fig.tight_layout(); fig.savefig(fname, dpi=100); plt.close(fig)
 
 def write_results(res:dict, out_dir:Path) -> list:
-    "`<profile>-<dataset>` .json, .md and .png in `out_dir`"
-    stem = out_dir/f"{res['meta']['profile']}-{res['dataset']}"
+    "`<profile>-<dataset>[-converged]` .json, .md and .png in `out_dir`"
+    stem = out_dir/results_stem(res['meta']['profile'], res['dataset'], res.get('protocol', 'fixed'))
     stem.with_suffix('.json').write_text(json.dumps(res, indent=1, default=str))
     stem.with_suffix('.md').write_text(to_markdown(res))
     plot(res, stem.with_suffix('.png'))
@@ -263,6 +389,7 @@ def write_results(res:dict, out_dir:Path) -> list:
 
 @call_parse
 def main(profile:str='cpu', # 'cpu' or 'gpu'
+         protocol:str='converged', # 'converged' (each side's settings chosen on held-out training images) or 'fixed' (one schedule for all)
          datasets:str=None, # comma-separated data set names or folders; the profile's by default
          out:str=str(here/'results'), # folder for the results
          cache:str=str(here.parent/'models'/'label-efficiency'), # folder for the pre-trained encoders and their checkpoints
@@ -273,6 +400,8 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
          pre_epochs:int=None, # pre-training epochs
          min_epochs:int=None, # fewest fine-tuning epochs
          min_steps:int=None, # fewest fine-tuning steps
+         n_tune:int=None, # converged protocol: training images per class held out to choose each side's settings
+         max_mult:int=None, # converged protocol: at most this many times the fixed rule's epochs
          size:int=None, # image side (the profile's per data set by default)
          patch_size:int=None, # patch side
          num_workers:int=None, # DataLoader workers (fastai's default if not given)
@@ -281,7 +410,9 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
         ):
     "Run the label-efficiency benchmark and write its results"
     if profile not in profiles: sys.exit(f"label_efficiency: unknown profile {profile!r}: use one of {', '.join(profiles)}")
-    given = dict(n_pool=n_pool, n_valid=n_valid, pre_epochs=pre_epochs, min_epochs=min_epochs, min_steps=min_steps, size=size, patch_size=patch_size)
+    if protocol not in ('converged', 'fixed'): sys.exit(f"label_efficiency: unknown protocol {protocol!r}: use converged or fixed")
+    given = dict(n_pool=n_pool, n_valid=n_valid, pre_epochs=pre_epochs, min_epochs=min_epochs, min_steps=min_steps, size=size, patch_size=patch_size,
+                 n_tune=n_tune, max_mult=max_mult)
     given = {k: v for k, v in given.items() if v is not None}
     fr = [float(f) for f in fracs.split(',')] if fracs else fractions
     only = tuple(sides.split(',')) if sides else globals()['sides']  # the parameter hides the module's tuple of every side
@@ -289,10 +420,10 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
     out_dir = Path(out); out_dir.mkdir(parents=True, exist_ok=True)
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus))
     for name in (datasets.split(',') if datasets else profiles[profile]['datasets']):
-        c = settings(profile, name, **given)
+        c = settings(profile, name, protocol, **given)
         for k in ('n_pool', 'n_valid'): c[k] = c[k] or None
         t, meta = time.time(), provenance('cuda' if torch.cuda.is_available() else 'cpu', profile=profile)  # the code as it was when the run started
         res = run_dataset(name, c, out_dir, Path(cache), seeds, fr, kw, fresh=fresh, meta=meta, only=only)
         res['meta'] = {**meta, 'seconds': round(time.time() - t, 1)}
         for f in write_results(res, out_dir): print(f"wrote {f}")
-        (out_dir/f"{profile}-{res['dataset']}.partial.json").unlink(missing_ok=True)
+        (out_dir/f"{results_stem(profile, res['dataset'], protocol)}.partial.json").unlink(missing_ok=True)

@@ -22,5 +22,6 @@ from .learner import *
 from .checkpoint import *
 from .finetune import *
 from .fixmatch import *
+from .converge import *
 from .distributed import *
 __all__ = [o for o in dir() if not o.startswith('_')] # re-export all of the above (nbdev would make this empty)

@@ -39,8 +39,8 @@ def resolve_data(data:str, need_train:bool=True) -> Path:
 
 # %% ../nbs/06_cli.ipynb #c7e14409
 run_sizes = {
-    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=10, ft_epochs=5, lr=1e-3, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=1000, n_dirs=2, head='linear', on_device=False, bf16=False, semi=False, mu=2),
-    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True, semi=False, mu=7),
+    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=10, ft_epochs=5, lr=1e-3, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=1000, n_dirs=2, head='linear', on_device=False, bf16=False, semi=False, mu=2, n_held_out=50, max_ft_mult=8),
+    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True, semi=False, mu=7, n_held_out=50, max_ft_mult=8),
 }
 
 def __getattr__(name):
@@ -90,7 +90,7 @@ def plain_progress(plain:bool|None=None): # `None`: plain when stdout is not a t
 
 # %% ../nbs/06_cli.ipynb #41444db9
 def check_job(path:Path, frac:float, c:dict, seed:int=0) -> tuple:
-    "Everything the whole job will need, checked before any training: returns the training images and how many are labelled"
+    "Everything the whole job will need, checked before any training: returns the training images, the label pool, the held-out images and how many are labelled"
     all_train = get_image_files(path/'train')
     if not len(all_train): raise UserError(f"{path/'train'} holds no images: put them in train/<class>/*.jpg and val/<class>/*.jpg")
     classes = set(map(parent_label, all_train))
@@ -101,46 +101,62 @@ def check_job(path:Path, frac:float, c:dict, seed:int=0) -> tuple:
     val = path/valid_folder(path)
     if not len(get_image_files(val)): raise UserError(f"{val} holds no images: put the validation images in val/<class>/*.jpg")
     grid_size(c['size'], c['patch_size'])  # impossible image and patch sizes
-    return all_train, len(label_subset(all_train, frac=frac, seed=seed))  # impossible fractions
+    smallest = min(Counter(map(parent_label, all_train)).items(), key=lambda o: o[1])
+    if smallest[1] <= c['n_held_out']:
+        raise UserError(f"the class {smallest[0]!r} has {smallest[1]} training images, too few to hold out {c['n_held_out']} of them to decide how long each "
+                        f"classifier trains: pass --n-held-out {max(1, smallest[1] // 5)} (or fewer), or add images")
+    pool, held = hold_out(all_train, c['n_held_out'], seed=seed)
+    return all_train, pool, held, len(label_subset(pool, frac=frac, seed=seed))  # impossible fractions
 
-def job_plan(frac:float, c:dict, n_train:int, n_labelled:int) -> str:
+def job_plan(frac:float, c:dict, n_train:int, n_labelled:int, n_held:int) -> str:
     "What the job will run, in one paragraph"
+    e = c['ft_epochs'] + 1
     return (f"pre-train `{c['arch']}` on {n_train} images at {c['size']} px ({c['patch_size']} px patches) for {c['epochs']} epochs, "
-            f"batch {c['bs']}, lr {c['lr']:g}; then on {n_labelled} labelled images ({frac:.0%}), {c['ft_epochs'] + 1} epochs at lr {c['ft_lr']:g} each: "
-            f"the CPC classifier 1 epoch head only + {c['ft_epochs']} all layers (lr_mult={c['lr_mult']:g}), the same classifier from scratch "
-            f"{c['ft_epochs'] + 1} epochs{'' if not c.get('semi') else ', the CPC classifier again with FixMatch (' + str(c['mu']) + ' unlabelled images per labelled one)'}; validation on {'about ' + str(c['n_valid']) if c['n_valid'] else 'all the'} validation images")
+            f"batch {c['bs']}, lr {c['lr']:g}; then on {n_labelled} labelled images ({frac:.0%}), at lr {c['ft_lr']:g}: the CPC classifier "
+            f"(`fine_tune`: 1 epoch head only, then all layers, lr_mult={c['lr_mult']:g}) and the same classifier from scratch (one cycle)"
+            f"{'' if not c.get('semi') else ', and the CPC classifier again with FixMatch (' + str(c['mu']) + ' unlabelled images per labelled one)'}, "
+            f"each trained for {e}, {2 * e}, {4 * e}, ... epochs (at most {c['max_ft_mult'] * e}) while its accuracy on {n_held} held-out training images "
+            f"still rises; the best of each validated on {'about ' + str(c['n_valid']) if c['n_valid'] else 'all the'} validation images")
 
 def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Path('models'), device=None, log=print,
-            **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16, semi, mu
+            **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16, semi, mu, n_held_out, max_ft_mult
            ) -> list:
-    "Pre-train, fine-tune on `frac` of the labels, train from scratch on the same subset (and, with `semi`, fine-tune with FixMatch); one result dict per method"
+    "Pre-train, then train on `frac` of the labels the CPC classifier, the same classifier from scratch (and, with `semi`, CPC + FixMatch), each as long as a held-out share of the training images says; one result dict per method"
     c = AttrDict({**run_sizes['cpu'], **cfg})
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus), device=device)
-    all_train, n_labelled = check_job(path, frac, c, seed)
+    all_train, pool, held, n_labelled = check_job(path, frac, c, seed)
     train_items = _subsample(all_train, c.n_train, seed)
     if c.semi and len(train_items) < c.mu * min(c.bs, n_labelled):  # checked now, not after pre-training
         raise UserError(f"--semi needs at least mu * bs = {c.mu} * {min(c.bs, n_labelled)} unlabelled images, got {len(train_items)}: lower --mu or --bs, or raise --n-train")
-    log(job_plan(frac, c, len(train_items), n_labelled))
+    log(job_plan(frac, c, len(train_items), n_labelled, len(held)))
     pre = _precision(cpc_learner(_pretrain_dls(train_items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs), c)
     pre.fit_one_cycle(c.epochs, c.lr)
     enc_file = save_encoder(pre, Path(out)/f'cpc_{c.arch}_{c.size}px.safetensors')
-    dls = subset_dls(path, frac=frac, size=c.size, bs=min(c.bs, n_labelled), seed=seed, n_valid=c.n_valid, **kw)
+    val = get_image_files(path/valid_folder(path))
+    if c.n_valid and c.n_valid < len(val): val = label_subset(val, frac=c.n_valid / len(val), seed=seed)
+    trn = label_subset(pool, frac=frac, seed=seed)
+    dls = labelled_dls(trn, held, size=c.size, bs=min(c.bs, len(trn)), **kw)  # validated on the held-out images while choosing
     results = []
     methods = [('CPC pre-trained', enc_file), ('from scratch', c.arch)] + ([('CPC + FixMatch', enc_file)] if c.semi else [])
     for name, encoder in methods:
-        t = time.time()
-        cbs = [FixMatch(unlabelled_dl(train_items, dls, mu=c.mu, num_workers=kw['num_workers']))] if name == 'CPC + FixMatch' else []  # the pre-training images again
-        learn = _precision(cpc_classifier(dls, encoder, head=c.head, patch_size=c.patch_size, cbs=cbs), c)
-        if name == 'from scratch': learn.fit_one_cycle(c.ft_epochs + 1, c.ft_lr)
-        else: learn.fine_tune(c.ft_epochs, c.ft_lr, lr_mult=c.lr_mult)
-        results.append(dict(method=name, labels=len(dls.train_ds), frac=frac, epochs=c.ft_epochs + 1, n_valid=len(dls.valid_ds),
-                            accuracy=float(learn.validate()[1]), seconds=time.time() - t))
+        def train(epochs, lr):
+            cbs = [FixMatch(unlabelled_dl(train_items, dls, mu=c.mu, num_workers=kw['num_workers']))] if name == 'CPC + FixMatch' else []  # the pre-training images again
+            learn = _precision(cpc_classifier(dls, encoder, head=c.head, patch_size=c.patch_size, cbs=cbs), c)
+            with learn.no_bar(), learn.no_logging():
+                if name == 'from scratch': learn.fit_one_cycle(epochs, lr)
+                else: learn.fine_tune(epochs - 1, lr, lr_mult=c.lr_mult)
+            return learn
+        t, e = time.time(), c.ft_epochs + 1
+        learn, chosen, _ = converge(train, e, c.ft_lr, lr_factors=(), options=(), max_epochs=c.max_ft_mult * e,
+                                    log=lambda o: log(f"{name}: {o['epochs']} epochs, {o['held_out']:.4f} on the held-out images"))
+        with learn.no_bar(): acc = float(learn.validate(dl=dls.test_dl(val, with_labels=True))[1])
+        results.append(dict(method=name, labels=len(trn), frac=frac, epochs=chosen['epochs'], n_valid=len(val), accuracy=acc, seconds=time.time() - t))
     return results
 
 # %% ../nbs/06_cli.ipynb #91194968
 def results_table(results:list) -> str:
     "The results as a markdown table"
-    rows = ["| method | labelled images | fine-tune epochs | valid accuracy | seconds |", "|---|---|---|---|---|"]
+    rows = ["| method | labelled images | epochs chosen | valid accuracy | seconds |", "|---|---|---|---|---|"]
     rows += [f"| {r['method']} | {r['labels']} ({r['frac']:.0%}) | {r['epochs']} | {r['accuracy']:.4f} | {r['seconds']:.0f} |" for r in results]
     return '\n'.join(rows)
 
@@ -199,7 +215,9 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
          arch:str=None, # encoder preset: tiny, small, resnet18, resnet50, resnet101, resnet161
          bs:int=None, # batch size
          epochs:int=None, # pre-training epochs
-         ft_epochs:int=None, # fine-tuning epochs (plus one with the encoder frozen)
+         ft_epochs:int=None, # the first number of fine-tuning epochs tried (plus one with the encoder frozen), doubled while the held-out accuracy rises
+         n_held_out:int=None, # training images per class held out of the labels to decide how long each classifier trains
+         max_ft_mult:int=None, # train no classifier longer than this many times ft_epochs + 1 epochs
          lr:float=None, # pre-training learning rate
          ft_lr:float=None, # fine-tuning learning rate
          lr_mult:float=None, # the pre-trained encoder trains at ft_lr/lr_mult after the head's epoch (fastai's fine_tune default: 100)

@@ -94,7 +94,8 @@ def cpc_classifier(dls:DataLoaders, # labelled image DataLoaders, e.g. from `sub
     n_out = ifnone(n_out, get_c(dls))
     model = CPCClassifier(enc, _heads[head](enc.dim, n_out), patch_size)
     cbs = L(DivergenceGuard()) + L(kwargs.pop('cbs', None))
-    return Learner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=cpc_splitter, metrics=metrics, cbs=cbs, **kwargs)
+    kwargs.setdefault('loss_func', CrossEntropyLossFlat())  # or a user's: label smoothing, say
+    return Learner(dls, model, splitter=cpc_splitter, metrics=metrics, cbs=cbs, **kwargs)
 
 # %% ../nbs/05_finetune.ipynb #7fec708d
 @torch.no_grad()

@@ -1,5 +1,5 @@
 "End-to-end tests of the `fastai-cpc` command on real Imagenette images (seeded into $FASTAI_HOME by tools/setup.sh)."
-import re, subprocess, sys, time
+import re, subprocess, sys
 from pathlib import Path
 import pytest
 import fastai_cpc.cli as cli
@@ -13,7 +13,7 @@ def run(*args, **kw):
 
 def test_cli_cpu_run_size_end_to_end(tmp_path):
     r = run('--data', 'imagenette', '--run-size', 'cpu', '--n-train', '128', '--n-valid', '100', '--epochs', '1',
-            '--ft-epochs', '1', '--frac', '0.01', '--bs', '16', '--num-workers', '0', '--out', str(tmp_path), '--semi')
+            '--ft-epochs', '1', '--frac', '0.01', '--bs', '16', '--num-workers', '0', '--out', str(tmp_path), '--semi', '--n-held-out', '5', '--max-ft-mult', '2')
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [l for l in r.stdout.splitlines() if l.startswith('| CPC') or l.startswith('| from scratch')]
     assert len(rows) == 3 and rows[2].startswith('| CPC + FixMatch'), r.stdout[-3000:]
@@ -26,8 +26,11 @@ def test_cli_cpu_run_size_end_to_end(tmp_path):
     # output to a pipe: no progress bars, one line per epoch under a header, and a verdict at the end
     assert '\r' not in r.stdout and '█' not in r.stdout
     heads = [l for l in r.stdout.splitlines() if l.split()[:2] == ['epoch', 'train_loss']]
-    assert len(heads) == 6  # pre-training, the head-only epoch, the unfrozen epochs, scratch, and the two of FixMatch
-    assert re.search(r'^0 +\d+\.\d+', r.stdout, re.M) and 'pre-train `tiny` on 128 images' in r.stdout and '2 epochs at lr' in r.stdout
+    assert len(heads) == 1  # pre-training's; each classifier's trials are one line each
+    assert re.search(r'^0 +\d+\.\d+', r.stdout, re.M) and 'pre-train `tiny` on 128 images' in r.stdout and 'trained for 2, 4, 8, ... epochs (at most 4)' in r.stdout
+    for name in ('CPC pre-trained', 'from scratch', 'CPC + FixMatch'):  # the held-out images decide how long each trains, the same rule for all
+        trials = [int(m) for m in re.findall(rf'^{re.escape(name)}: (\d+) epochs, 0\.\d+ on the held-out images', r.stdout, re.M)]
+        assert trials[0] == 2 and all(b == 2 * a for a, b in zip(trials, trials[1:])) and trials[-1] <= 4, trials
     assert re.search(r'(ahead|behind|no clear winner).* FixMatch (adds|loses)', r.stdout.splitlines()[-1])
 
 @pytest.mark.parametrize('layout, msg', [
@@ -38,7 +41,6 @@ def test_cli_cpu_run_size_end_to_end(tmp_path):
 ])
 def test_cli_bad_folders_fail_before_training(tmp_path, layout, msg):
     for sub, n in layout.items(): synth_images(tmp_path/'data'/sub, n, size=24)
-    t = time.time()
     r = run('--data', str(tmp_path/'data'), '--run-size', 'cpu', '--num-workers', '0', '--out', str(tmp_path/'out'))
     assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
     assert not (tmp_path/'out').exists() and 'epoch' not in r.stdout  # nothing trained, nothing written

@@ -33,7 +33,7 @@ def test_ft_epochs_same_rule():
 def test_runs_end_to_end_and_resumes(tmp_path):
     cmd = [sys.executable, str(SCRIPT), '--datasets', 'imagenette', '--out', str(tmp_path), '--cache', str(tmp_path/'cache'),
            '--fracs', '0.5,1', '--seeds', '2', '--n-pool', '60', '--n-valid', '20', '--pre-epochs', '1', '--min-epochs', '1',
-           '--min-steps', '2', '--size', '16', '--patch-size', '4', '--num-workers', '0']
+           '--min-steps', '2', '--size', '16', '--patch-size', '4', '--num-workers', '0', '--protocol', 'fixed']
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((tmp_path/'cpu-imagenette.json').read_text())
@@ -48,7 +48,7 @@ def test_runs_end_to_end_and_resumes(tmp_path):
     assert full['labels'] == res['pool'] and 20 <= half['labels'] <= 40
     for row in res['summary']:
         assert all(row[s]['n'] == 1 and 0 <= row[s]['mean'] <= 1 for s in sides)
-        assert set(row['factors']['cpc_finetune']) == {'scratch', 'fastai'}
+        assert set(row['factors']['cpc_finetune']) == {'scratch', 'fastai', 'best_scratch'}
     md = (tmp_path/'cpu-imagenette.md').read_text()
     assert md.startswith('# Label efficiency') and res['meta']['command'] in md and res['meta']['commit'] in md
     rows = [l for l in md.splitlines() if l.startswith('| 50%') or l.startswith('| 100%')]
@@ -79,7 +79,7 @@ def test_fixmatch_sides(tmp_path):
     "`--sides` runs the FixMatch sides alone, at 5% and below only; their columns appear in the table"
     cmd = [sys.executable, str(SCRIPT), '--datasets', 'imagenette', '--out', str(tmp_path), '--cache', str(tmp_path/'cache'),
            '--fracs', '0.05,0.5', '--seeds', '1', '--n-pool', '200', '--n-valid', '20', '--pre-epochs', '1', '--min-epochs', '1',
-           '--min-steps', '2', '--size', '16', '--patch-size', '4', '--num-workers', '0', '--sides', 'cpc_fixmatch,scratch_fixmatch']
+           '--min-steps', '2', '--size', '16', '--patch-size', '4', '--num-workers', '0', '--protocol', 'fixed', '--sides', 'cpc_fixmatch,scratch_fixmatch']
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((tmp_path/'cpu-imagenette.json').read_text())
@@ -89,3 +89,31 @@ def test_fixmatch_sides(tmp_path):
     assert 'CPC + FixMatch | scratch + FixMatch' in md and 'mu=2' in md
     r = subprocess.run(cmd[:-1] + ['nonsense'], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert r.returncode != 0 and "unknown side 'nonsense'" in r.stderr
+
+def test_converged_protocol(tmp_path):
+    "Every side's settings chosen on held-out training images on the first seed, reused by the others; the choices and the compute written"
+    cmd = [sys.executable, str(SCRIPT), '--datasets', 'imagenette', '--out', str(tmp_path), '--cache', str(tmp_path/'cache'),
+           '--fracs', '0.1', '--seeds', '2', '--n-pool', '120', '--n-valid', '20', '--n-tune', '2', '--max-mult', '2', '--pre-epochs', '1',
+           '--min-epochs', '1', '--min-steps', '2', '--size', '16', '--patch-size', '4', '--num-workers', '0']
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((tmp_path/'cpu-imagenette-converged.json').read_text())
+    sides = ['cpc_finetune', 'cpc_frozen', 'fastai', 'scratch']
+    assert res['protocol'] == 'converged' and res['n_tune'] == 20 and res['label_pool'] == res['pool'] - 20
+    assert sorted((r['side'], r['seed']) for r in res['runs']) == sorted((s, k) for s in sides for k in (0, 1))
+    lr = res['config']['ft_lr']
+    for side in sides:
+        ch = res['choices'][f'{side}@0.1']
+        assert ch['epochs'] in (ch['base_epochs'], 2 * ch['base_epochs']) and min(abs(ch['lr'] / lr - f) for f in (1/3, 1, 3)) < 1e-9
+        assert set(ch['options']) <= {'label_smoothing', 'mixup'} and len(ch['trials']) >= 4 and 0 <= ch['held_out'] <= 1
+        assert ch['held_out'] == max(t['held_out'] for t in ch['trials'])  # the best trial, scored on the held-out images
+        for run in res['runs']:
+            if run['side'] == side: assert (run['epochs'], run['lr'], run['options']) == (ch['epochs'], ch['lr'], ch['options'])  # every seed
+    fl = res['flops']
+    assert fl['pretrain_total'] > fl['pretrain_per_image'] > 0 and fl['per_image']['cpc_frozen'] < fl['per_image']['cpc_finetune']
+    row = res['summary'][0]
+    assert row['best_scratch']['mean'] == max(row['scratch']['mean'], row['fastai']['mean']) and 'best_scratch' in row['factors']['cpc_finetune']
+    md = (tmp_path/'cpu-imagenette-converged.md').read_text()
+    assert 'every side trained to convergence' in md and res['meta']['commit'] in md
+    assert sum(l.startswith('| cpc_') or l.startswith('| scratch |') or l.startswith('| fastai |') for l in md.splitlines()) == 4  # one choice row a side
+    assert not (tmp_path/'cpu-imagenette.json').exists()  # the fixed protocol's files untouched
