@@ -202,7 +202,7 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
         res['probes'] = {k: dict(linear=linear_probe(full, e, patch_size=c.patch_size), knn=knn_accuracy(full, e, patch_size=c.patch_size))
                          for k, e in (('cpc', enc), ('random', c.arch))}
     log(f"  frozen encoder, 100% labels: {res['probes']}")
-    if converged and 'flops' not in res: res['flops'] = compute_costs(pool, label_pool, tune, enc, c, ft_kw)
+    if converged and 'flops' not in res: res['flops'] = compute_costs(pool, label_pool, tune, enc, c)
     done = {(r['side'], r['frac'], r['seed']) for r in res['runs']}
     for frac in fracs:
         for seed in range(n_seeds(frac, seeds)):
@@ -228,7 +228,7 @@ def results_stem(profile:str, dataset:str, protocol:str) -> str:
     "`<profile>-<dataset>`, and `-converged` for the converged protocol"
     return f"{profile}-{dataset}{'-converged' if protocol == 'converged' else ''}"
 
-def compute_costs(pool:L, label_pool:L, tune:L, enc:Path, c:AttrDict, ft_kw:dict) -> dict:
+def compute_costs(pool:L, label_pool:L, tune:L, enc:Path, c:AttrDict) -> dict:
     "FLOPs per image of a pre-training step and of each side's training step, and the pre-training's total"
     pre = cpc_learner(cpc_dls(pool[:4 * c.bs], size=c.size, patch_size=c.patch_size, bs=c.bs, num_workers=0), c.arch, n_dirs=c.n_dirs)
     pre_fpi = flops_per_image(pre)

@@ -208,7 +208,7 @@ def _fail(e:Exception, debug:bool):
 # %% ../nbs/06_cli.ipynb #08780ee1
 @call_parse
 def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, imagenette-320, imagewoof, cifar10) or a folder with train/ and val/
-         run_size:str=None, # 'cpu' (about 10 minutes on a 2-core CPU) or 'gpu' (one GPU); the one that fits this machine if not given
+         run_size:str=None, # 'cpu' (about 30 minutes on a 2-core CPU) or 'gpu' (one GPU); the one that fits this machine if not given
          frac:float=0.1, # fraction of the training labels to fine-tune on, in (0, 1]
          size:int=None, # image side in pixels (the run size's if not given)
          patch_size:int=None, # patch side in pixels; the grid is 2*size/patch_size - 1 patches a side
