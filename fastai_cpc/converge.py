@@ -39,6 +39,7 @@ def converge(train, # `train(epochs, lr, **options)`: a fresh `Learner`, trained
              log=noop, # called with each trial, a dict
             ) -> tuple: # (the best trained `Learner`, its trial, every trial)
     "Choose a classifier's learning rate, then its number of epochs, then its regularisers, by held-out accuracy; returns the best one trained"
+    if epochs < 1 or lr <= 0: raise ValueError(f"converge needs at least 1 epoch and a positive learning rate to start from, got epochs={epochs}, lr={lr}")
     trials, best = [], None
     def attempt(n_epochs, rate, opts) -> bool:
         nonlocal best
