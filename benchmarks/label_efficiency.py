@@ -46,7 +46,7 @@ converged_sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai')
 # The converged protocol's rule, fixed before any run: `n_tune` held-out training images per class (seed `tune_seed`), the
 # learning rate times 1/3, 1 and 3 at the fixed rule's epochs, epochs doubled while the held-out accuracy rises (at most
 # `max_mult` times the fixed rule's), then label smoothing and MixUp, each kept if it helps
-converged_rule = dict(n_tune=50, tune_seed=10_000, lr_factors=(1/3, 3), options=('label_smoothing', 'mixup'), max_mult=64)
+converged_rule = dict(n_tune=50, tune_seed=10_000, lr_factors=(1/3, 3), options=('label_smoothing', 'mixup'), max_mult=16)
 # What a profile fixes beyond its `fastai-cpc` run size (image and patch size, encoder, pre-training batch and rate,
 # precision, data path). Every side shares every fine-tuning setting.
 profiles = {
