@@ -44,9 +44,9 @@ fixmatch_keys = ('mu', 'threshold', 'lambda_u', 'fixmatch_max_frac')  # settings
 declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared before any run
 converged_sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai')
 # The converged protocol's rule, fixed before any run: `n_tune` held-out training images per class (seed `tune_seed`), the
-# learning rate times 1/3, 1 and 3 at the fixed rule's epochs, epochs doubled while the held-out accuracy rises (at most
-# `max_mult` times the fixed rule's), then label smoothing and MixUp, each kept if it helps
-converged_rule = dict(n_tune=50, tune_seed=10_000, lr_factors=(1/3, 3), options=('label_smoothing', 'mixup'), max_mult=16)
+# learning rate times 1/3, 1 and 3 at the fixed rule's epochs, epochs doubled until `patience` doublings in a row bring no new
+# best held-out accuracy (at most `max_mult` times the fixed rule's), then label smoothing and MixUp, each kept if it helps
+converged_rule = dict(n_tune=50, tune_seed=10_000, lr_factors=(1/3, 3), options=('label_smoothing', 'mixup'), max_mult=16, patience=2)
 # What a profile fixes beyond its `fastai-cpc` run size (image and patch size, encoder, pre-training batch and rate,
 # precision, data path). Every side shares every fine-tuning setting.
 profiles = {
@@ -156,7 +156,7 @@ def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:
     key = f'{side}@{frac:g}'
     if key not in choices:
         t = time.time()
-        learn, chosen, trials = converge(partial(trained, side, dls, enc, c), e0, c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * e0,
+        learn, chosen, trials = converge(partial(trained, side, dls, enc, c), e0, c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * e0, patience=c.patience,
                                          log=lambda o: log(f"    {side} {frac:.0%} trial: {o}"))
         choices[key] = dict(chosen, base_epochs=e0, trials=trials, selection_image_passes=sum(o['epochs'] for o in trials) * len(trn),
                             selection_seconds=round(time.time() - t, 1))
@@ -292,8 +292,8 @@ def to_markdown_converged(res:dict) -> str:
              f"({res['pretrain_seconds']:.0f} s in this run; 0 means the cached encoder `{Path(res['encoder']).name}`)",
              f"- the rule, the same for every side and fixed before any run (`fastai_cpc.converge.converge`, on the first seed's subset, "
              f"scored on the held-out images): the learning rate {c['ft_lr']} times 1, {', '.join(f'{f:.3g}' for f in c['lr_factors'])} at the fixed "
-             f"rule's epochs (max({c['min_epochs']}, enough for {c['min_steps']} steps of batch {c['ft_bs']})); then the epochs doubled while the held-out "
-             f"accuracy rises (at most {c['max_mult']}x); then {' and '.join(c['options'])} in turn, each kept if it raises it. The other seeds train with "
+             f"rule's epochs (max({c['min_epochs']}, enough for {c['min_steps']} steps of batch {c['ft_bs']})); then the epochs doubled until {c['patience']} "
+             f"doublings in a row bring no better held-out accuracy (at most {c['max_mult']}x); then {' and '.join(c['options'])} in turn, each kept if it raises it. The other seeds train with "
              f"the first seed's choice. `cpc_finetune`: `fine_tune` (lr_mult={c['lr_mult']}); `cpc_frozen`: the encoder frozen; `scratch`: the same "
              f"classifier from random weights, one cycle; `fastai`: `vision_learner({c['fastai_arch']}, pretrained=False)`, one cycle; head `{c['head']}`",
              f"- declared side (judged by the bar): `{res['declared_side']}`; factors against the better from-scratch side at each fraction", "",

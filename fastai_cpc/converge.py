@@ -36,6 +36,7 @@ def converge(train, # `train(epochs, lr, **options)`: a fresh `Learner`, trained
              lr_factors=(1/3, 3), # `lr` times each of these is also tried, at the first length
              options=('label_smoothing', 'mixup'), # tried in turn at the chosen length and rate, each kept if it raises the held-out accuracy
              max_epochs:int|None=None, # never longer than this (a compute cap)
+             patience:int=1, # stop doubling after this many doublings in a row that do not beat the best (more: less at the mercy of held-out noise)
              log=noop, # called with each trial, a dict
             ) -> tuple: # (the best trained `Learner`, its trial, every trial)
     "Choose a classifier's learning rate, then its number of epochs, then its regularisers, by held-out accuracy; returns the best one trained"
@@ -50,8 +51,11 @@ def converge(train, # `train(epochs, lr, **options)`: a fresh `Learner`, trained
         best = learn, trial
         return True
     for f in (1, *lr_factors): attempt(epochs, lr * f, ())
-    rate, n = best[1]['lr'], epochs
-    while (max_epochs is None or 2 * n <= max_epochs) and attempt(2 * n, rate, ()): n *= 2
+    rate, n, misses = best[1]['lr'], epochs, 0
+    while misses < patience and (max_epochs is None or 2 * n <= max_epochs):
+        n *= 2
+        misses = 0 if attempt(n, rate, ()) else misses + 1
+    n = best[1]['epochs']
     kept = []
     for o in options:
         if attempt(n, rate, (*kept, o)): kept.append(o)
