@@ -90,14 +90,6 @@ def efficiency_factor(frac:float, acc:float, sup:dict) -> tuple:
             return math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo))) / frac, '='
     return fs[-1] / frac, '>'
 
-class _ValidateLast(Callback):
-    "Skip validation except after the last epoch of a `fit` (validation sets are large next to a 1% subset)"
-    order, fitting = -10, False
-    def before_train(self): self.fitting = True  # only `fit` trains; `validate` runs before_fit too
-    def after_fit(self): self.fitting = False
-    def before_validate(self):
-        if self.fitting and self.epoch < self.n_epoch - 1: raise CancelValidException
-
 def pool_of(path:Path, n:int|None) -> L:
     "The training images used, pre-training and label pool alike: all of them, or `n` stratified over the classes"
     files = L(sorted(get_image_files(path/'train'), key=str))
@@ -113,7 +105,7 @@ def encoder_file(path:Path, pool:L, c:AttrDict, cache:Path) -> tuple:
 
 def classifier(side:str, dls:DataLoaders, enc:Path, c:AttrDict, pool:L=None, num_workers=None, loss_func=None, cbs=()) -> Learner:
     "The `Learner` of one side, validating only at the end of training; the FixMatch sides draw unlabelled images from `pool`"
-    cbs = [_ValidateLast(), *cbs]
+    cbs = [ValidateOnce(), *cbs]  # each run is validated once, after training
     if side in fixmatch_sides:
         cbs.append(FixMatch(unlabelled_dl(pool, dls, mu=c.mu, num_workers=num_workers), threshold=c.threshold, lambda_u=c.lambda_u))
     kw = dict(cbs=cbs, **({} if loss_func is None else dict(loss_func=loss_func)))

@@ -140,7 +140,7 @@ def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Pa
     methods = [('CPC pre-trained', enc_file), ('from scratch', c.arch)] + ([('CPC + FixMatch', enc_file)] if c.semi else [])
     for name, encoder in methods:
         def train(epochs, lr):
-            cbs = [FixMatch(unlabelled_dl(train_items, dls, mu=c.mu, num_workers=kw['num_workers']))] if name == 'CPC + FixMatch' else []  # the pre-training images again
+            cbs = [ValidateOnce()] + ([FixMatch(unlabelled_dl(train_items, dls, mu=c.mu, num_workers=kw['num_workers']))] if name == 'CPC + FixMatch' else [])  # the pre-training images again
             learn = _precision(cpc_classifier(dls, encoder, head=c.head, patch_size=c.patch_size, cbs=cbs), c)
             with learn.no_bar(), learn.no_logging():
                 if name == 'from scratch': learn.fit_one_cycle(epochs, lr)

@@ -10,7 +10,7 @@ from fastai.vision.all import *
 from .data import label_subset
 
 # %% auto #0
-__all__ = ['hold_out', 'regularisers', 'converge']
+__all__ = ['hold_out', 'regularisers', 'ValidateOnce', 'converge']
 
 # %% ../nbs/05b_converge.ipynb #856e1d32
 def hold_out(items, # labelled training images (anything `label_subset` accepts)
@@ -28,6 +28,15 @@ def regularisers(label_smoothing:bool=False, # `LabelSmoothingCrossEntropyFlat` 
                 ) -> dict:
     "`Learner` arguments (`loss_func`, `cbs`) for fastai's label smoothing and `MixUp`: every classifier builder here takes them"
     return dict(loss_func=LabelSmoothingCrossEntropyFlat() if label_smoothing else CrossEntropyLossFlat(), cbs=[MixUp()] if mixup else [])
+
+# %% ../nbs/05b_converge.ipynb #36a26411
+class ValidateOnce(Callback):
+    "No validation inside `fit`: each trial is validated once, after training, on the held-out images (and the chosen one on the validation images)"
+    order, fitting = -10, False
+    def before_train(self): self.fitting = True  # only `fit` trains; `validate` runs before_fit too
+    def after_fit(self): self.fitting = False
+    def before_validate(self):
+        if self.fitting: raise CancelValidException
 
 # %% ../nbs/05b_converge.ipynb #1247652e
 def converge(train, # `train(epochs, lr, **options)`: a fresh `Learner`, trained, whose validation set is the held-out images
