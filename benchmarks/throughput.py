@@ -26,7 +26,7 @@ ours with the encoder preset closest to the peer's in nominal FLOPs per image.
 import argparse, gc, json, math, os, resource, statistics, subprocess, sys, time
 from pathlib import Path
 
-import torch
+import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 here = Path(__file__).resolve().parent
@@ -58,9 +58,34 @@ def matmul_tflops(device:str, bf16:bool, n:int|None=None, reps:int=10, warmup:in
         sync(device); t = time.perf_counter(); a @ b; sync(device); times.append(time.perf_counter() - t)
     return 2 * n**3 / statistics.median(times) / 1e12
 
+class LayerPatchNorm(nn.Module):
+    """Candidate form of `patch_norm` (GroupNorm(1, C)): the same statistics as a `layer_norm` over (H, W, C) of the NHWC view of a
+    channels_last tensor, run in the input's precision (autocast would run it in fp32 and convert both ways), then the per-channel affine"""
+    def __init__(self, gn:nn.GroupNorm): super().__init__(); self.weight, self.bias, self.eps = gn.weight, gn.bias, gn.eps
+    def forward(self, x):
+        with torch.autocast(x.device.type, enabled=False):
+            h = x.permute(0, 2, 3, 1)
+            y = torch.addcmul(self.bias.to(x.dtype), F.layer_norm(h, h.shape[1:], eps=self.eps), self.weight.to(x.dtype))
+        return y.permute(0, 3, 1, 2)
+
+class GroupPatchNorm(nn.Module):
+    "Candidate form of `patch_norm`: `F.group_norm` itself, but in the input's precision (outside autocast)"
+    def __init__(self, gn:nn.GroupNorm): super().__init__(); self.weight, self.bias, self.eps = gn.weight, gn.bias, gn.eps
+    def forward(self, x):
+        with torch.autocast(x.device.type, enabled=False):
+            return F.group_norm(x, 1, self.weight.to(x.dtype), self.bias.to(x.dtype), self.eps)
+
+def swap_norms(model:nn.Module, cls) -> nn.Module:
+    "Every GroupNorm(1, C) of `model` replaced by `cls(norm)`, which shares its parameters"
+    for m in list(model.modules()):
+        for n, c in m.named_children():
+            if isinstance(c, nn.GroupNorm) and c.num_groups == 1: setattr(m, n, cls(c))
+    return model
+
 def build(cfg:dict, arch:str|None=None):
     "Model, loss and optimiser of a configuration, on its device"
     model = create_cpc_model(arch or cfg['arch'], offsets=(3,), n_dirs=4, context_dim=256, context_blocks=5).to(cfg['device']) # the paper's shape, pinned
+    if cfg.get('norm'): swap_norms(model, {'layer_norm': LayerPatchNorm, 'group_norm': GroupPatchNorm}[cfg['norm']])
     model.encoder.checkpoint = cfg.get('checkpoint', False)
     model = model.to(memory_format=torch.channels_last if cfg['channels_last'] else torch.contiguous_format) # the library's default: channels_last
     if cfg.get('fastai_adam'):
@@ -157,7 +182,10 @@ VARIANTS = {'as configured': {}, 'contiguous (NCHW)': dict(channels_last=False),
             'F.conv2d everywhere': dict(matmul=False), 'fused Adam': dict(fused_adam=True), "fastai's Adam": dict(fastai_adam=True),
             'chunked logits': dict(chunk=256), 'activation checkpointing': dict(checkpoint=True),
             'fp32': dict(bf16=False), 'bf16 autocast': dict(bf16=True), 'torch.compile': dict(compile=True),
-            'DDP': dict(ddp=True)}  # under `torchrun --nproc_per_node 1`: what DistributedDataParallel costs one process
+            'DDP': dict(ddp=True),
+            'patch norm as layer_norm in bf16': dict(norm='layer_norm'), 'patch norm as group_norm in bf16': dict(norm='group_norm'),
+            'layer_norm + fused Adam': dict(norm='layer_norm', fused_adam=True), 'torch.compile + fused Adam': dict(compile=True, fused_adam=True),
+            'torch.compile + fused Adam + layer_norm': dict(compile=True, fused_adam=True, norm='layer_norm')}  # under `torchrun --nproc_per_node 1`: what DistributedDataParallel costs one process
 
 def measure_variants(cfg:dict, bs:int, warmup:int, steps:int, names:list) -> dict:
     """The training step with each option switched on, against the configuration as it is: which of them help, and by how much.
@@ -249,8 +277,12 @@ def gpu_busy(cfg:dict, bs:int, warmup:int=3, steps:int=5) -> dict:
     evs = [e for e in prof.events() if e.time_range.end > e.time_range.start]
     dev = [(e.time_range.start, e.time_range.end) for e in evs if e.device_type == torch.autograd.DeviceType.CUDA]
     span = max(e.time_range.end for e in evs) - min(e.time_range.start for e in evs)
-    top = prof.key_averages().table(sort_by='self_cuda_time_total', row_limit=12)
-    return dict(busy=_union_us(dev) / span, steps=steps, bs=bs, span_ms=span / 1e3, top_ops=top)
+    avg = prof.key_averages()
+    top = avg.table(sort_by='self_cuda_time_total', row_limit=12)
+    dev_us = lambda e: getattr(e, 'self_device_time_total', None) or getattr(e, 'self_cuda_time_total', 0)
+    busy_us = _union_us(dev)
+    copies = sum(dev_us(e) for e in avg if e.key == 'aten::copy_') / busy_us # layout and precision conversions
+    return dict(busy=busy_us / span, copy_share=copies, steps=steps, bs=bs, span_ms=span / 1e3, top_ops=top)
 
 def closest_preset(cfg:dict, target_gflops:float) -> tuple:
     "Our encoder preset whose nominal FLOPs per image are closest to `target_gflops` (in log scale), and every preset's figure"
@@ -300,7 +332,9 @@ def report(name:str, cfg:dict, res:dict) -> str:
         lines += ['', f"Data paths: {d['source']}, batch {d['bs']}, {d['batches']} batches after the first, each up to a normalised batch of augmented patch grids on the device."]
     if pr := res.get('gpu_busy', res.get('profile')):  # `profile`: its key before 2026-11-26
         lines += ['', '## Is the GPU busy?', '', f"`torch.profiler` over {pr['steps']} training steps of batch {pr['bs']}, fed by `cpc_dls(on_device=True)` (crop, patchify and augmentation on the GPU): "
-                  f"the GPU ran a kernel or a copy during **{pr['busy']:.1%}** of the {pr['span_ms']:.0f} ms. Most expensive operations on the GPU:", '', '```', pr['top_ops'].strip(), '```']
+                  f"the GPU ran a kernel or a copy during **{pr['busy']:.1%}** of the {pr['span_ms']:.0f} ms" + (f"; `aten::copy_` (layout and precision conversions) took {pr['copy_share']:.1%} of its busy time" if 'copy_share' in pr else '') + ". Most expensive operations on the GPU:", '', '```', pr['top_ops'].strip(), '```']
+    for n, b in res.get('gpu_busy_variants', {}).items():
+        lines += ['', f'### The same with the option "{n}"', '', f"GPU busy **{b['busy']:.1%}** of the {b['span_ms']:.0f} ms ({b['span_ms'] / b['steps']:.0f} ms a step); `aten::copy_` (layout and precision conversions) {b['copy_share']:.1%} of the GPU's busy time.", '', '```', b['top_ops'].strip(), '```']
     if 'variants' in res:
         cuda = cfg['device'] == 'cuda'
         lines += ['', '## Options, measured one by one', '', f"Same step, batch {res.get('variants_bs', r['bs'])}, {len(r['step_s_all'])} timed steps each, interleaved in rounds (one step of each option, in an order rotated every round); "
@@ -341,6 +375,7 @@ def main():
     ap.add_argument('--variants-bs', type=int, help="batch of the --variants comparison (default: the configuration's; on a GPU a quarter of it, since all variants share the memory)")
     ap.add_argument('--gpu-busy', '--profile', dest='gpu_busy', action='store_true', # --profile: its old name ("profile" now names only the benchmarks' cpu/gpu protocols)
                     help='GPU: run steps fed by cpc_dls(on_device=True) under torch.profiler and report how busy the GPU is')
+    ap.add_argument('--gpu-busy-variants', nargs='*', choices=[n for n in VARIANTS if n != 'as configured'], help='with --gpu-busy: profile these options too')
     ap.add_argument('--data-batches', type=int, default=10, help='batches of the data-path timing; 0 to skip it')
     ap.add_argument('--num-workers', type=int, help='DataLoader workers of the data path (fastai default if not given)')
     ap.add_argument('--images', help="folder of images for the data paths and --gpu-busy (default: Imagenette 160 px's train/, from untar_data)")
@@ -376,7 +411,12 @@ def main():
     if a.gpu_busy:
         if cfg['device'] != 'cuda': sys.exit('--gpu-busy measures how busy a GPU is: use a gpu configuration')
         res['gpu_busy'] = gpu_busy(cfg, bs)
-        print(f"GPU busy {res['gpu_busy']['busy']:.1%} of {res['gpu_busy']['steps']} steps", flush=True)
+        print(f"GPU busy {res['gpu_busy']['busy']:.1%} of {res['gpu_busy']['steps']} steps, copies {res['gpu_busy']['copy_share']:.1%} of its busy time", flush=True)
+        for n in a.gpu_busy_variants or []:
+            gc.collect(); torch.cuda.empty_cache()
+            res.setdefault('gpu_busy_variants', {})[n] = b = gpu_busy(dict(cfg, **VARIANTS[n]), bs)
+            print(f"{n}: GPU busy {b['busy']:.1%}, copies {b['copy_share']:.1%} of its busy time, {b['span_ms'] / b['steps']:.0f} ms a step", flush=True)
+            print(b['top_ops'], flush=True)
     if a.data_batches:
         res['data'] = measure_data(cfg, bs, a.data_batches, a.num_workers)
         print(f"data path: cpc_dls {res['data']['fastai']['images_per_s']:.1f} images/s, cpc_dls(on_device=True) {res['data']['device']['images_per_s']:.1f} images/s", flush=True)
