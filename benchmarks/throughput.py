@@ -33,15 +33,16 @@ here = Path(__file__).resolve().parent
 root = here.parent
 sys.path.insert(0, str(root))
 import fastai_cpc.all  # fastai and every module, with fastai's torch.jit warning filtered (in one place: fastai_cpc.all)
-from fastai_cpc.models import create_cpc_model, cpc_presets, MatmulConv2d, kept_for_backward
+from fastai_cpc.models import create_cpc_model, cpc_presets, MatmulConv2d, PatchNorm, kept_for_backward
+from fastai_cpc.learner import compile_forward
 from fastai_cpc.loss import CPCLoss
 from fastai_cpc.data import grid_size, cpc_dls
 from provenance import provenance
 
 CONFIGS = {
     'cpu-tiny':  dict(device='cpu', size=64, patch_size=16, arch='tiny', bs=32, bf16=False, channels_last=True),
-    'gpu-r50':   dict(device='cuda', size=256, patch_size=64, arch='resnet50', bs=None, bf16=True, channels_last=True),
-    'gpu-paper': dict(device='cuda', size=256, patch_size=64, arch='resnet161', bs=None, bf16=True, channels_last=True),
+    'gpu-r50':   dict(device='cuda', size=256, patch_size=64, arch='resnet50', bs=None, bf16=True, channels_last=True, compile=True, fused_adam=True),
+    'gpu-paper': dict(device='cuda', size=256, patch_size=64, arch='resnet161', bs=None, bf16=True, channels_last=True, compile=True, fused_adam=True),
 }
 
 def sync(device):
@@ -58,41 +59,24 @@ def matmul_tflops(device:str, bf16:bool, n:int|None=None, reps:int=10, warmup:in
         sync(device); t = time.perf_counter(); a @ b; sync(device); times.append(time.perf_counter() - t)
     return 2 * n**3 / statistics.median(times) / 1e12
 
-class LayerPatchNorm(nn.Module):
-    """Candidate form of `patch_norm` (GroupNorm(1, C)): the same statistics as a `layer_norm` over (H, W, C) of the NHWC view of a
-    channels_last tensor, run in the input's precision (autocast would run it in fp32 and convert both ways), then the per-channel affine"""
-    def __init__(self, gn:nn.GroupNorm): super().__init__(); self.weight, self.bias, self.eps = gn.weight, gn.bias, gn.eps
-    def forward(self, x):
-        with torch.autocast(x.device.type, enabled=False):
-            h = x.permute(0, 2, 3, 1)
-            y = torch.addcmul(self.bias.to(x.dtype), F.layer_norm(h, h.shape[1:], eps=self.eps), self.weight.to(x.dtype))
-        return y.permute(0, 3, 1, 2)
-
-class GroupPatchNorm(nn.Module):
-    "Candidate form of `patch_norm`: `F.group_norm` itself, but in the input's precision (outside autocast)"
-    def __init__(self, gn:nn.GroupNorm): super().__init__(); self.weight, self.bias, self.eps = gn.weight, gn.bias, gn.eps
-    def forward(self, x):
-        with torch.autocast(x.device.type, enabled=False):
-            return F.group_norm(x, 1, self.weight.to(x.dtype), self.bias.to(x.dtype), self.eps)
-
-def swap_norms(model:nn.Module, cls) -> nn.Module:
-    "Every GroupNorm(1, C) of `model` replaced by `cls(norm)`, which shares its parameters"
-    for m in list(model.modules()):
-        for n, c in m.named_children():
-            if isinstance(c, nn.GroupNorm) and c.num_groups == 1: setattr(m, n, cls(c))
+def previous_norms(model:nn.Module) -> nn.Module:
+    """The patch norm of the step before 2026-11-27, for the variant `previous default`: plain `nn.GroupNorm(1, C)` (under bf16 autocast
+    it converts each activation to fp32 and the next convolution converts it back) where `PatchNorm` now runs a `layer_norm` in bf16 on a GPU"""
+    for m in model.modules():
+        if isinstance(m, PatchNorm): m.__class__ = nn.GroupNorm # the same parameters and buffers: only the forward changes
     return model
 
 def build(cfg:dict, arch:str|None=None):
     "Model, loss and optimiser of a configuration, on its device"
     model = create_cpc_model(arch or cfg['arch'], offsets=(3,), n_dirs=4, context_dim=256, context_blocks=5).to(cfg['device']) # the paper's shape, pinned
-    if cfg.get('norm'): swap_norms(model, {'layer_norm': LayerPatchNorm, 'group_norm': GroupPatchNorm}[cfg['norm']])
+    if cfg.get('previous_norms'): previous_norms(model)
     model.encoder.checkpoint = cfg.get('checkpoint', False)
     model = model.to(memory_format=torch.channels_last if cfg['channels_last'] else torch.contiguous_format) # the library's default: channels_last
     if cfg.get('fastai_adam'):
         from fastai.optimizer import Adam
         opt = Adam(list(model.parameters()), lr=1e-4)
     else: opt = torch.optim.Adam(model.parameters(), 1e-4, fused=cfg.get('fused_adam', False))
-    if cfg.get('compile'): model = torch.compile(model)
+    if cfg.get('compile'): compile_forward(model, cfg['device'])
     if cfg.get('ddp'): model = ddp_wrap(model, cfg['device'])
     return model, CPCLoss((3,), chunk=cfg.get('chunk')), opt
 
@@ -182,10 +166,8 @@ VARIANTS = {'as configured': {}, 'contiguous (NCHW)': dict(channels_last=False),
             'F.conv2d everywhere': dict(matmul=False), 'fused Adam': dict(fused_adam=True), "fastai's Adam": dict(fastai_adam=True),
             'chunked logits': dict(chunk=256), 'activation checkpointing': dict(checkpoint=True),
             'fp32': dict(bf16=False), 'bf16 autocast': dict(bf16=True), 'torch.compile': dict(compile=True),
-            'DDP': dict(ddp=True),
-            'patch norm as layer_norm in bf16': dict(norm='layer_norm'), 'patch norm as group_norm in bf16': dict(norm='group_norm'),
-            'layer_norm + fused Adam': dict(norm='layer_norm', fused_adam=True), 'torch.compile + fused Adam': dict(compile=True, fused_adam=True),
-            'torch.compile + fused Adam + layer_norm': dict(compile=True, fused_adam=True, norm='layer_norm')}  # under `torchrun --nproc_per_node 1`: what DistributedDataParallel costs one process
+            'DDP': dict(ddp=True), 'without torch.compile': dict(compile=False), 'without fused Adam': dict(fused_adam=False),
+            'previous default': dict(previous_norms=True, compile=False, fused_adam=False)} # the gpu step of 2026-11-25: GroupNorm under autocast, Adam's for-loop, eager  # under `torchrun --nproc_per_node 1`: what DistributedDataParallel costs one process
 
 def measure_variants(cfg:dict, bs:int, warmup:int, steps:int, names:list) -> dict:
     """The training step with each option switched on, against the configuration as it is: which of them help, and by how much.
@@ -340,6 +322,7 @@ def report(name:str, cfg:dict, res:dict) -> str:
         lines += ['', '## Options, measured one by one', '', f"Same step, batch {res.get('variants_bs', r['bs'])}, {len(r['step_s_all'])} timed steps each, interleaved in rounds (one step of each option, in an order rotated every round); "
                   "speed-up: the median over rounds of the configuration's step time over the option's in the same round, with the 25th-75th percentiles, so drift in the machine's speed hits both sides of each ratio alike. "
                   "Kept for backward: bytes of the distinct tensors autograd saves in the step's forward (the activation memory)" + ("; step peak: the GPU's peak allocation during the step above what was allocated before it." if cuda else "."), '',
+                  *(["`previous default` is the step as it was on 2026-11-25 (`nn.GroupNorm` under autocast, Adam's for-loop, no compilation): its speed-up below 1 says how much faster the configuration is (0.5: twice as fast).", ''] if 'previous default' in res['variants'] else []),
                   '| option | images/s | step (median) | speed-up | kept for backward |' + (' step peak |' if cuda else ''), '|---|---|---|---|---|' + ('---|' if cuda else '')]
         lines += [f"| {n} | {v['images_per_s']:.2f} | {v['step_s_median']*1e3:.0f} ms | {v['speedup']:.2f}x ({v['speedup_quartiles'][0]:.2f}-{v['speedup_quartiles'][1]:.2f}) | {v['kept_for_backward_gib']:.2f} GiB |" + (f" {v['step_peak_gib']:.2f} GiB |" if cuda else '')
                   for n, v in res['variants'].items()]
@@ -365,11 +348,11 @@ def main():
     ap.add_argument('--bs', type=int, help="batch size (GPU configurations: the largest power of two that fits)")
     ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--steps', type=int, default=10)
-    ap.add_argument('--compile', action='store_true', help='torch.compile the model')
+    ap.add_argument('--compile', action=argparse.BooleanOptionalAction, help="compile the model's forward (the gpu configurations: on)")
     ap.add_argument('--no-bf16', action='store_true')
     ap.add_argument('--no-channels-last', action='store_true')
     ap.add_argument('--channels-last', action='store_true')
-    ap.add_argument('--fused-adam', action='store_true', help="torch.optim.Adam(fused=True) instead of its for-loop implementation")
+    ap.add_argument('--fused-adam', action=argparse.BooleanOptionalAction, help="torch.optim.Adam(fused=True) instead of its for-loop implementation (the gpu configurations: on)")
     ap.add_argument('--variants', nargs='*', choices=[n for n in VARIANTS if n != 'as configured'],
                     help="also time the step with each of these options (none named: every option that applies to the device)")
     ap.add_argument('--variants-bs', type=int, help="batch of the --variants comparison (default: the configuration's; on a GPU a quarter of it, since all variants share the memory)")
@@ -394,11 +377,10 @@ def main():
         sys.exit("--variants DDP needs a launcher: torchrun --nproc_per_node 1 benchmarks/throughput.py ... (accelerate launch needs 2 processes for DDP; with 1 it does not wrap the model at all)")
     global IMAGES
     IMAGES = a.images
-    cfg = dict(CONFIGS[a.config], compile=a.compile)
+    cfg = dict(CONFIGS[a.config], **{k: v for k, v in dict(compile=a.compile, fused_adam=a.fused_adam).items() if v is not None})
     if a.no_bf16: cfg['bf16'] = False
     if a.no_channels_last: cfg['channels_last'] = False
     if a.channels_last: cfg['channels_last'] = True
-    cfg['fused_adam'] = a.fused_adam
     if cfg['device'] == 'cuda' and not torch.cuda.is_available(): sys.exit(f"{a.config} needs a CUDA GPU; none is visible here")
     res = dict(meta=provenance(cfg['device']), config=a.config, settings=cfg, warmup=a.warmup)
     bs = a.bs or cfg['bs'] or largest_batch(cfg)
@@ -432,8 +414,9 @@ def main():
         print(f"peer: {res['peer']['images_per_s']:.2f} images/s at {res['peer']['gflops_per_image']:.2f} GFLOP/image; ours ({arch}): "
               + ', '.join(f"{k} {o['images_per_s']:.2f} images/s" for k, o in res['ours_matched'].items()), flush=True)
     if a.variants is not None:
-        default = ['contiguous (NCHW)' if cfg['channels_last'] else 'channels_last', 'F.conv2d everywhere', 'fused Adam', "fastai's Adam",
-                   'chunked logits', 'activation checkpointing'] + (['fp32' if cfg['bf16'] else 'bf16 autocast', 'torch.compile'] if cfg['device'] == 'cuda' else [])
+        default = ['contiguous (NCHW)' if cfg['channels_last'] else 'channels_last', 'F.conv2d everywhere', 'without fused Adam' if cfg.get('fused_adam') else 'fused Adam',
+                   "fastai's Adam", 'chunked logits', 'activation checkpointing']
+        if cfg['device'] == 'cuda': default += ['fp32' if cfg['bf16'] else 'bf16 autocast', 'without torch.compile' if cfg.get('compile') else 'torch.compile', 'previous default']
         # every variant's model, optimiser and input stay on the device together: on a GPU, at a quarter of the largest batch
         res['variants_bs'] = a.variants_bs or (max(1, bs // 4) if cfg['device'] == 'cuda' else bs)
         gc.collect(); torch.cuda.empty_cache()

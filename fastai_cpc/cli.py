@@ -39,8 +39,8 @@ def resolve_data(data:str, need_train:bool=True) -> Path:
 
 # %% ../nbs/06_cli.ipynb #c7e14409
 run_sizes = {
-    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=10, ft_epochs=5, lr=1e-3, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=1000, n_dirs=2, head='linear', on_device=False, bf16=False, semi=False, mu=2, n_held_out=50, max_ft_mult=8),
-    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True, semi=False, mu=7, n_held_out=50, max_ft_mult=8),
+    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=10, ft_epochs=5, lr=1e-3, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=1000, n_dirs=2, head='linear', on_device=False, bf16=False, compile=False, fused_adam=False, semi=False, mu=2, n_held_out=50, max_ft_mult=8),
+    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True, compile=True, fused_adam=True, semi=False, mu=7, n_held_out=50, max_ft_mult=8),
 }
 
 def __getattr__(name):
@@ -66,6 +66,10 @@ def _pretrain_dls(items:L, c:dict, seed:int, num_workers=None, device=None) -> D
 def _precision(learn:Learner, c:dict) -> Learner:
     "bf16 mixed precision if `c.bf16` asks for it and a GPU is there to run it"
     return learn.to_bf16() if c.bf16 and torch.cuda.is_available() else learn
+
+def _step_options(c:dict) -> dict:
+    "`cpc_learner`'s options for the speed of a step: a compiled forward and fused Adam, where the run size asks for them"
+    return dict(compile=c.compile, opt_func=fused_adam if c.fused_adam else Adam)
 
 # %% ../nbs/06_cli.ipynb #8bbbc1ee
 class EpochLines(Callback):
@@ -119,7 +123,7 @@ def job_plan(frac:float, c:dict, n_train:int, n_labelled:int, n_held:int) -> str
             f"still rises; the best of each validated on {'about ' + str(c['n_valid']) if c['n_valid'] else 'all the'} validation images")
 
 def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Path('models'), device=None, log=print,
-            **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16, semi, mu, n_held_out, max_ft_mult
+            **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16, compile, fused_adam, semi, mu, n_held_out, max_ft_mult
            ) -> list:
     "Pre-train, then train on `frac` of the labels the CPC classifier, the same classifier from scratch (and, with `semi`, CPC + FixMatch), each as long as a held-out share of the training images says; one result dict per method"
     c = AttrDict({**run_sizes['cpu'], **cfg})
@@ -129,7 +133,7 @@ def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Pa
     if c.semi and len(train_items) < c.mu * min(c.bs, n_labelled):  # checked now, not after pre-training
         raise UserError(f"--semi needs at least mu * bs = {c.mu} * {min(c.bs, n_labelled)} unlabelled images, got {len(train_items)}: lower --mu or --bs, or raise --n-train")
     log(job_plan(frac, c, len(train_items), n_labelled, len(held)))
-    pre = _precision(cpc_learner(_pretrain_dls(train_items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs), c)
+    pre = _precision(cpc_learner(_pretrain_dls(train_items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, **_step_options(c)), c)
     pre.fit_one_cycle(c.epochs, c.lr)
     enc_file = save_encoder(pre, Path(out)/f'cpc_{c.arch}_{c.size}px.safetensors')
     val = get_image_files(path/valid_folder(path))
@@ -227,6 +231,8 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
          num_workers:int=None, # DataLoader workers (fastai's default if not given)
          on_device:bool_arg=None, # decode the pre-training images once onto the device and augment them there (gpu run size: on)
          bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu run size: on)
+         compile:bool_arg=None, # compile the model's forward with torch.compile (gpu run size: on)
+         fused_adam:bool_arg=None, # fused Adam (`fused_adam`; gpu run size: on)
          semi:store_true=False, # also fine-tune CPC + FixMatch, the pre-training images used again unlabelled (each step costs 1 + 2*mu)
          mu:int=None, # FixMatch's unlabelled images per labelled image (cpu run size: 2, gpu: 7)
          out:str='models', # folder for the pre-trained encoder
@@ -245,7 +251,7 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
 # %% ../nbs/06_cli.ipynb #ea4413b7
 def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool=False, seed:int=0, num_workers=None, device=None,
                  items=None, # the images to pre-train on; `n_train` of `path/'train'` by default
-                 **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, lr, n_train, n_dirs, on_device, bf16
+                 **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, lr, n_train, n_dirs, on_device, bf16, compile, fused_adam
                 ) -> Path:
     "Pre-train CPC on the images of `path` (its train/ folder if it has one) with a checkpoint every epoch (continuing the last one with `resume`); returns the encoder file"
     c = AttrDict({**run_sizes['cpu'], **cfg})
@@ -259,7 +265,7 @@ def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool
         folder = path/'train' if (path/'train').is_dir() else path  # any folder of images: cpc_dls holds out its own validation share
         items = _subsample(get_image_files(folder), c.n_train, seed)
         if not len(items): raise UserError(f"no images in {folder}: point --data at a folder of .jpg/.png images (searched recursively)")
-    learn = _precision(cpc_learner(_pretrain_dls(items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, path=out, model_dir='.'), c)
+    learn = _precision(cpc_learner(_pretrain_dls(items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, path=out, model_dir='.', **_step_options(c)), c)
     start = load_checkpoint(learn, last) if resume else 0
     say = print if rank_distrib() == 0 else noop  # under DDP, the first process speaks for all
     if start >= c.epochs: say(f"{last} is already at epoch {start} of {c.epochs}: nothing left to train")
@@ -287,6 +293,8 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
              num_workers:int=None, # DataLoader workers (fastai's default if not given)
              on_device:bool_arg=None, # decode the images once onto the device and augment them there (gpu run size: on)
              bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu run size: on)
+             compile:bool_arg=None, # compile the model's forward with torch.compile (gpu run size: on)
+             fused_adam:bool_arg=None, # fused Adam (`fused_adam`; gpu run size: on)
              out:str='models', # folder for the checkpoints and the encoder
              name:str='cpc', # file stem of the checkpoints and the encoder
              resume:store_true=False, # continue the run whose checkpoint is in `out`

@@ -14,7 +14,7 @@ from .callback import *
 from .files import * # save_encoder and load_encoder lived here in 0.0.1: still importable from this module
 
 # %% auto #0
-__all__ = ['cpc_learner']
+__all__ = ['cpc_learner', 'fused_adam', 'compile_unavailable', 'PlainInputs', 'compile_forward']
 
 # %% ../nbs/04_learner.ipynb #19260a2d
 def _patches_tfm(dls) -> CPCPatches:
@@ -37,6 +37,7 @@ def cpc_learner(dls:DataLoaders, # unlabelled patch DataLoaders, from `cpc_dls`
                 temperature:float|None=None, # score cosine similarities divided by this (`CPCLoss`); `None`: dot products
                 chunk:int|None=None, # score this many predictions per direction at a time (`CPCLoss`): memory linear in the batch
                 checkpoint:bool=False, # recompute the encoder's activations in backward (`CPCEncoder`): less memory, one more forward
+                compile:bool=False, # compile the model's forward (`compile_forward`): faster steps, after about a minute of compiling
                 metrics=None, # defaults to `ContrastiveAccuracy()`
                 **kwargs) -> Learner:
     "A `Learner` that pre-trains a CPC v2 model on the patch batches of `dls`"
@@ -47,4 +48,37 @@ def cpc_learner(dls:DataLoaders, # unlabelled patch DataLoaders, from `cpc_dls`
                              context_blocks=context_blocks, share_context=share_context)
     model.encoder.patch_size, model.encoder.checkpoint = patches.patch_size, checkpoint
     cbs = L(CPC(loss), DivergenceGuard()) + L(kwargs.pop('cbs', None))
+    if compile: compile_forward(model, dls.device); cbs.append(PlainInputs())
     return Learner(dls, model, loss_func=loss, cbs=cbs, metrics=ifnone(metrics, ContrastiveAccuracy()), **kwargs)
+
+# %% ../nbs/04_learner.ipynb #34f7e148
+def fused_adam(params, # parameters, or parameter groups as a fastai splitter gives them
+               lr:float, # learning rate
+               **kwargs, # passed to `OptimWrapper`
+              ) -> OptimWrapper:
+    "fastai's `Adam` (`mom=0.9`, `sqr_mom=0.99`, `eps=1e-5`, `wd=0.01` decoupled) as PyTorch's fused `AdamW`, its weight decay on every parameter (`wd_bn_bias=True`)"
+    return OptimWrapper(params, partial(torch.optim.AdamW, fused=True, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.01), lr=lr, **kwargs)
+
+def compile_unavailable(device) -> str|None:
+    "Why `torch.compile` cannot run on `device` here, or `None` where it can"
+    device = torch.device(device)
+    if device.type == 'cuda':
+        from torch.utils._triton import has_triton
+        return None if has_triton() else "Triton, which torch.compile needs on a GPU, is not installed (pip install triton)"
+    if device.type == 'cpu':
+        return None if any(shutil.which(c) for c in (os.environ.get('CXX', 'g++'), 'c++', 'clang++')) else "torch.compile needs a C++ compiler on a CPU, and none is on the PATH"
+    return f"torch.compile is not set up here for {device.type} devices"
+
+class PlainInputs(Callback):
+    "Hand the model plain tensors: `torch.compile` does not trace fastai's tensor subclasses (`TensorImage`, `TensorBase`)"
+    def before_batch(self): self.learn.xb = tuple(x.as_subclass(Tensor) if isinstance(x, Tensor) else x for x in self.xb)
+
+def compile_forward(model:nn.Module, # compiled in place
+                    device, # where it will run
+                    **kwargs, # passed to `torch.compile`, e.g. `mode='max-autotune'`
+                   ) -> nn.Module:
+    "`model` with its forward compiled (`nn.Module.compile`), or as it was, with a warning that says why, where `torch.compile` cannot run"
+    if why := compile_unavailable(device): warn(f"compile=True: {why}; the model runs without compiling")
+    else: model.compile(**kwargs)
+    return model
+

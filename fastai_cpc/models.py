@@ -10,14 +10,31 @@ from fastai.vision.all import *
 from torch.utils.checkpoint import checkpoint_sequential
 
 # %% auto #0
-__all__ = ['cpc_presets', 'patch_norm', 'MatmulConv2d', 'PreActBlock', 'PreActBottleneck', 'CPCEncoder', 'cpc_encoder',
-           'kept_for_backward', 'encode_grid', 'MaskedContextBlock', 'PixelCNNContext', 'CPCModel', 'create_cpc_model',
-           'receptive_field', 'show_receptive_field']
+__all__ = ['cpc_presets', 'layer_patch_norm', 'PatchNorm', 'patch_norm', 'MatmulConv2d', 'PreActBlock', 'PreActBottleneck',
+           'CPCEncoder', 'cpc_encoder', 'kept_for_backward', 'encode_grid', 'MaskedContextBlock', 'PixelCNNContext',
+           'CPCModel', 'create_cpc_model', 'receptive_field', 'show_receptive_field']
 
 # %% ../nbs/01_models.ipynb #8483e3b6
+def layer_patch_norm(x:Tensor, # activations `[N, C, H, W]`, best in channels_last
+                     weight:Tensor, bias:Tensor, # per-channel affine `[C]`
+                     eps:float=1e-5) -> Tensor:
+    "GroupNorm(1, C) of `x` as a `layer_norm` over (H, W, C) of its NHWC view, in `x`'s precision (fp32 statistics), then the per-channel affine"
+    with torch.autocast(x.device.type, enabled=False): # autocast would run the norm in fp32 and convert both ways
+        h = x.permute(0, 2, 3, 1)
+        y = torch.addcmul(bias.to(x.dtype), F.layer_norm(h, h.shape[1:], eps=eps), weight.to(x.dtype))
+    return y.permute(0, 3, 1, 2)
+
+class PatchNorm(nn.GroupNorm):
+    "Normalisation over each patch on its own: mean and variance over (C, H, W) of one sample, per-channel affine (`GroupNorm(1, C)`)"
+    def __init__(self, c:int, eps:float=1e-5): super().__init__(1, c, eps)
+    def forward(self, x:Tensor) -> Tensor:
+        if x.is_cuda and x.ndim == 4: return layer_patch_norm(x, self.weight, self.bias, self.eps)
+        return super().forward(x) # GroupNorm's own kernel: the faster one on a CPU
+
 def patch_norm(c:int) -> nn.Module:
-    "Normalisation over each patch on its own: mean and variance over (C, H, W) of one sample, per-channel affine"
-    return nn.GroupNorm(1, c)
+    "The encoder's normalisation: a `PatchNorm` over `c` channels"
+    return PatchNorm(c)
+
 
 # %% ../nbs/01_models.ipynb #4284e00f
 class MatmulConv2d(nn.Conv2d):
