@@ -12,8 +12,9 @@ PY=${PYTHON:-.venv/bin/python}
 # (the device tool's KINDS.md); not fastai and its own small dependencies, nor kornia.
 pkgs=$("$PY" - <<'PY'
 from importlib.metadata import version
-print(' '.join(f'{p}=={version(p)}' for p in ['fastai', 'fastcore', 'fastprogress', 'fasttransform', 'fastdownload',
-                                              'plum-dispatch', 'beartype', 'kornia', 'kornia_rs']))
+pinned = {'fastprogress': '1.0.3'}  # 1.1 imports fasthtml (and its web stack), which the image lacks; fastai runs with 1.0.3
+print(' '.join(f'{p}=={pinned.get(p) or version(p)}' for p in ['fastai', 'fastcore', 'fastprogress', 'fasttransform', 'fastdownload',
+                                                              'plum-dispatch', 'beartype', 'kornia', 'kornia_rs']))
 PY
 )
 for p in $pkgs; do
@@ -22,5 +23,6 @@ for p in $pkgs; do
   "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .gpu/whl "$p"
 done
-for d in "${@:-imagenette2-96}"; do cp -n ../shared/data/$d.tgz .gpu/data/; done
+rm -f .gpu/data/*  # one data set per call: the working tree that travels is capped at 64 MiB
+for d in "${@:-imagenette2-96}"; do cp ../shared/data/$d.tgz .gpu/data/; done
 du -sh .gpu/whl .gpu/data/*

@@ -1,24 +1,48 @@
 #!/usr/bin/env bash
 # The prepared GPU work, one slice per device call (each fits one call of at most about 9 minutes). Here, first:
-#   bash tools/gpu/gather.sh            # wheels and the 96 px data into the ignored .gpu/
-# then through the device tool, carrying .gpu:
-#   bash tools/gpu/run.sh SLICE          # results land in $OUT (the device tool's) or /tmp/out
-# (The candidates of the current default were measured by this script's `throughput` slice at commit 5e6f375:
+#   bash tools/gpu/gather.sh [imagenette2-96|cifar10]   # wheels and one data set into the ignored .gpu/
+# then through the device tool, carrying .gpu (and, for the le-* slices, the ignored partial results, see below):
+#   bash tools/gpu/run.sh SLICE                          # results land in $OUT (the device tool's) or /tmp/out
+# On this CPU, before spending GPU minutes: DRY_RUN=1 bash tools/gpu/run.sh SLICE runs the same commands at toy size.
+# (The options behind today's gpu step were measured by this script's first slice at commit 5e6f375:
 # benchmarks/results/throughput-gpu-r50-options.md.)
 # Slices:
-#   r50          issue 31's bar: today's gpu-r50 default (PatchNorm, fused Adam, compiled forward) against `previous default`,
-#                interleaved at batch 128, and the GPU profiles (busy share, copies) of both
-#   paper        the same for gpu-paper (resnet161), at batch 32 (variants at 16)
+#   r50            issue 31's bar: the gpu-r50 default (PatchNorm, fused Adam, compiled forward) against `previous default`,
+#                  interleaved at batch 128, and the GPU profiles (busy share, copies) of both
+#   paper          the same for gpu-paper (resnet161), at batch 32 (variants at 16)
+#   le-imagenette  the label-efficiency benchmark, `gpu` profile, Imagenette 96 px; resumable: each call continues
+#   le-cifar10     where the last one stopped (pre-training first, which must finish within one call; then the runs,
+#                  each kept in the partial results as it finishes). Back here after each call:
+#                    cp $files_at/*-encoder.safetensors models/label-efficiency/; cp $files_at/gpu-*-converged* benchmarks/results/
+#                  and carry benchmarks/results/gpu-<data>-converged.partial.json in the next call (the encoder is
+#                  committed: git add -f models/label-efficiency/...-encoder.safetensors).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-source tools/gpu/setup.sh || exit 1
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-tp() { timeout ${LIMIT:-480} python3 benchmarks/throughput.py --data-batches 0 --images ~/.fastai/data/imagenette2-96/train --out "$OUT" "$@" 2>&1 | grep -v Warning | tee -a "$OUT/throughput.log"; }
+if [ -n "${DRY_RUN:-}" ]; then
+  PY=.venv/bin/python; OUT=${OUT:-/tmp/gpu-dry}; mkdir -p "$OUT"
+  tp_toy=(--config cpu-tiny --bs 4 --steps 2 --warmup 1); le_toy=(--n-pool 200 --n-valid 100 --pre-epochs 1 --fracs 0.1 --seeds 1 --max-mult 1 --n-tune 3 --cache "$OUT/models")
+  RESULTS=$OUT
+else
+  source tools/gpu/setup.sh || exit 1
+  PY=python3; OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+  tp_toy=(); le_toy=(); RESULTS=benchmarks/results
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+fi
+tp() { timeout ${LIMIT:-480} $PY benchmarks/throughput.py --data-batches 0 --images ~/.fastai/data/imagenette2-96/train --out "$OUT" "$@" "${tp_toy[@]}" 2>&1 | grep -v Warning | tee -a "$OUT/throughput.log"; }
+le() {
+  timeout ${LIMIT:-500} $PY benchmarks/label_efficiency.py --profile gpu --datasets "$1" --out "$RESULTS" "${le_toy[@]}" 2>&1 | grep -v Warning | tee -a "$OUT/le.log"
+  [ -n "${DRY_RUN:-}" ] && return
+  cp benchmarks/results/gpu-$1-converged.* "$OUT"/ 2>/dev/null
+  cp "$(ls -t models/label-efficiency/*-encoder.safetensors | head -1)" "$OUT"/
+}
 case "${1:-}" in
-  r50)     tp --config gpu-r50 --bs 128 --gpu-busy --gpu-busy-variants 'previous default' --variants-bs 128 \
-              --variants 'previous default' 'without torch.compile' 'without fused Adam' ;;
-  paper)   tp --config gpu-paper --bs 32 --gpu-busy --gpu-busy-variants 'previous default' --variants-bs 16 \
-              --variants 'previous default' 'without torch.compile' ;;
-  *) echo "usage: bash tools/gpu/run.sh r50|paper"; exit 2 ;;
+  r50)   if [ -n "${DRY_RUN:-}" ]; then tp --variants 'previous default' 'without fused Adam'
+         else tp --config gpu-r50 --bs 128 --gpu-busy --gpu-busy-variants 'previous default' --variants-bs 128 \
+                 --variants 'previous default' 'without torch.compile' 'without fused Adam'; fi ;;
+  paper) if [ -n "${DRY_RUN:-}" ]; then tp --variants 'previous default'
+         else tp --config gpu-paper --bs 32 --gpu-busy --gpu-busy-variants 'previous default' --variants-bs 16 \
+                 --variants 'previous default' 'without torch.compile'; fi ;;
+  le-imagenette) le imagenette-96 ;;
+  le-cifar10)    le cifar10 ;;
+  *) echo "usage: [DRY_RUN=1] bash tools/gpu/run.sh r50|paper|le-imagenette|le-cifar10"; exit 2 ;;
 esac
