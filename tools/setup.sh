@@ -10,7 +10,7 @@ PY=${PYTHON:-python3}
 # PyTorch first, pinned: pip then keeps it when it installs fastai. On a machine without a GPU, a CPU build is a
 # fraction of the size: TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu bash tools/setup.sh
 .venv/bin/python -m pip install -q ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "torch==${TORCH_VERSION:-2.14.1}" "torchvision==${TORCHVISION_VERSION:-0.29.1}"
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q -e '.[dev,bench]'
 # The docs test opens the built site in Debian's Chromium. As root with apt (CI, containers) it is installed
 # here, unless SKIP_CHROMIUM=1 (tests/test_docs.py is then skipped); otherwise say how.
 if [ -z "${SKIP_CHROMIUM:-}" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
