@@ -35,7 +35,6 @@ import fastai
 from fastai_cpc.all import *  # fastai's vision API too
 from fastai_cpc.cli import resolve_data, run_pretrain, run_sizes
 from provenance import provenance
-from torch.utils.flop_counter import FlopCounterMode
 
 here = Path(__file__).resolve().parent
 sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scratch_fixmatch')
@@ -133,15 +132,6 @@ def trained(side:str, dls:DataLoaders, enc:Path, c:AttrDict, epochs:int, lr:floa
     learn = classifier(side, dls, enc, c, **regularisers(**options))
     learn.remove_cb(ProgressCallback)  # `converge` validates it on the held-out images: no bar for that either
     return fit_side(learn, side, epochs, lr, c)
-
-def flops_per_image(learn:Learner) -> float:
-    "FLOPs of one training step (forward and backward) per image, counted by torch on one batch: pre-training or a side as it trains"
-    b = learn.dls.train.one_batch()
-    xb, yb = b[:learn.dls.n_inp], b[learn.dls.n_inp:]  # pre-training batches have no targets
-    learn.model.train()
-    with FlopCounterMode(display=False) as fc: learn.loss_func(learn.model(*xb), *yb).backward()
-    learn.model.zero_grad()
-    return fc.get_total_flops() / len(xb[0])
 
 def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:L, enc:Path, c:AttrDict, e0:int, choices:dict, log=print) -> dict:
     "One run of the converged protocol: on the first seed, `converge` chooses the side's settings on the held-out images; then its validation accuracy"

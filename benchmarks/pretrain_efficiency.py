@@ -52,6 +52,14 @@ VARIANTS = {
 DEFAULT_DELTAS = {'off234': dict(offsets=(2, 3, 4)), 'mildaug': dict(aug='mild'), 'rampaug': dict(aug='ramp'),
                   'wd0.1': dict(wd=0.1), 'flatcos': dict(sched='flat_cos')}
 _learner_args = ('offsets', 'n_dirs', 'target_dim', 'context_dim', 'context_blocks', 'temperature')
+# The self-supervised peers (`fastai_cpc.peers`: lightly's SimCLR and BYOL), named `<method>-<backbone>`, at lightly's published
+# CIFAR-10 settings (docs/source/getting_started/benchmarks/cifar10_benchmark.py): batch 128, its own (not scaled to CPC's 32:
+# each method runs at the batch its authors published), SGD at 0.06 with momentum 0.9 and weight decay 5e-4, a cosine schedule
+# over the budget; on lightly's CIFAR ResNet-18 and on the profile's own encoder preset applied to the whole image
+PEER_METHODS = ('simclr', 'byol')
+def peer_variants(arch:str) -> dict:
+    "The peers' variants, on lightly's ResNet-18 and on our `arch` over the whole image"
+    return {f'{m}-{a}': dict(method=m, arch=a, bs=128, lr=peer_lr(128), sched='cos') for m in PEER_METHODS for a in ('resnet18', arch)}
 
 def default_variant(profile:str) -> dict:
     "The settings `cpc_learner` and the `fastai-cpc` run size of `profile` use today"
@@ -102,9 +110,9 @@ def probe_set(path:Path, per_class:int, size:int, device:str) -> tuple:
     grab = lambda dl: [(xb.as_subclass(Tensor), yb.as_subclass(Tensor)) for xb, yb in dl]
     return grab(trn), grab(dls.valid)
 
-def probe(encoder, batches:tuple, patch_size:int) -> dict:
-    "kNN (k=20) and linear-probe accuracy of a frozen encoder on the probe set"
-    train, valid = (embed(encoder, b, patch_size) for b in batches)
+def probe(encoder, batches:tuple, patch_size:int|None) -> dict:
+    "kNN (k=20) and linear-probe accuracy of a frozen encoder on the probe set: a CPC encoder on patches, or (`patch_size=None`) a peer's backbone on whole images"
+    train, valid = ((embed(encoder, b, patch_size) if patch_size else embed_images(encoder, b)) for b in batches)
     return dict(knn=knn_score(train, valid, k=20), linear=linear_score(train, valid, epochs=20, device=batches[0][0][0].device))
 
 def sanity(c:dict, v:dict, xb:Tensor, steps:int) -> dict:
@@ -123,33 +131,46 @@ def sanity(c:dict, v:dict, xb:Tensor, steps:int) -> dict:
 def pretrain(name:str, v:dict, c:dict, path:Path, minutes:float, every:float, probes:tuple, val_files:L, out:Path, on_point=noop) -> dict:
     "Pre-train one variant for the budget, recording a point every `every` minutes"
     set_seed(0)
-    aug = augmentation(v.get('aug'))
+    aug, peer = augmentation(v.get('aug')), v.get('method')
     kw = dict(size=c['size'], patch_size=c['patch_size'], bs=v['bs'], aug=aug, device=c['device'])
-    # on a GPU the images are decoded once onto it (`on_device`), as the `gpu` run size does; on a CPU fastai's path, in-process
-    dls = cpc_dls(path/'train', valid_pct=0.001, on_device=c['on_device'], **kw, **({} if c['on_device'] else dict(num_workers=0)))
-    learn = cpc_learner(dls, arch=c['arch'], **{k: v[k] for k in _learner_args if k in v})
+    if peer: # lightly's per-image augmentation in this process, as fastai's path for CPC on a CPU
+        files = get_image_files(path/'train')
+        dls = peer_dls(files, size=c['size'], bs=min(v['bs'], len(files)), valid_pct=0.001, num_workers=0, device=c['device'])
+        learn = (simclr_learner if peer == 'simclr' else byol_learner)(dls, v['arch'])
+    else: # on a GPU the images are decoded once onto it (`on_device`), as the `gpu` run size does; on a CPU fastai's path, in-process
+        dls = cpc_dls(path/'train', valid_pct=0.001, on_device=c['on_device'], **kw, **({} if c['on_device'] else dict(num_workers=0)))
+        learn = cpc_learner(dls, arch=c['arch'], **{k: v[k] for k in _learner_args if k in v})
+        vkw = dict(kw, bs=max(1, min(v['bs'], len(val_files) // 2)))
+        vdl = cpc_dls(val_files, num_workers=0, **vkw).test_dl(val_files, bs=v['bs']) # un-augmented validation patches, on either path
     if c['bf16']: learn.to_bf16()
-    vkw = dict(kw, bs=max(1, min(v['bs'], len(val_files) // 2)))
-    vdl = cpc_dls(val_files, num_workers=0, **vkw).test_dl(val_files, bs=v['bs']) # un-augmented validation patches, on either path
     clock, scale = _clock(c['device']), 60 * (1 if c['device'] == 'cuda' else torch.get_num_threads())
     budget = ComputeBudget(clock, minutes * scale)
     cbs = [budget] + ([AugmentRamp(aug)] if v.get('aug') == 'ramp' else [])
-    fit = learn.fit_flat_cos if v.get('sched') == 'flat_cos' else learn.fit_one_cycle
+    fit = dict(flat_cos=learn.fit_flat_cos, cos=partial(learn.fit_flat_cos, pct_start=0)).get(v.get('sched'), learn.fit_one_cycle)
     points, wall0 = [], time.perf_counter()
-    summary = dict(settings=v, n_train=len(dls.train_ds), chance=math.log(v['bs'] * grid_size(c['size'], c['patch_size'])**2))
+    chance = {None: math.log(v['bs'] * grid_size(c['size'], c['patch_size'])**2), 'simclr': math.log(2 * v['bs'] - 1), 'byol': None}[peer]
+    summary = dict(settings=v, n_train=len(dls.train_ds), chance=chance, gflops_per_image=flops_per_image(learn) / 1e9)
     for stop in sorted(set([*np.arange(every, minutes, every), minutes])):
         budget.stop_at = stop * scale
         with learn.no_bar(), learn.no_logging(): fit(10**6, v['lr'], wd=v.get('wd'), cbs=cbs)
-        with learn.no_bar(): val_loss, cpc_acc = learn.validate(dl=vdl)
+        if peer: val_loss = cpc_acc = None
+        else:
+            with learn.no_bar(): val_loss, cpc_acc = map(float, learn.validate(dl=vdl))
         p = dict(minutes=budget.used / scale, wall_minutes=(time.perf_counter() - wall0) / 60, steps=budget.steps, images=budget.images,
-                 train_loss=float(np.mean(budget.losses[-50:])), valid_loss=float(val_loss), cpc_accuracy=float(cpc_acc),
-                 **probe(learn.model.encoder, probes, c['patch_size']))
+                 train_loss=float(np.mean(budget.losses[-50:])), valid_loss=val_loss, cpc_accuracy=cpc_acc,
+                 **probe(learn.model.backbone if peer else learn.model.encoder, probes, None if peer else c['patch_size']))
         points.append(p)
         on_point(dict(summary, points=points))
         print(f"  {name} @ {p['minutes']:.1f} min ({p['steps']} steps, {p['images']/len(dls.train_ds):.1f} epochs): loss {p['train_loss']:.3f}, "
-              f"cpc acc {p['cpc_accuracy']:.3f}, kNN {p['knn']:.3f}, linear {p['linear']:.3f}", flush=True)
-    enc_file = save_encoder(learn, out/f"{name}.safetensors")
+              f"cpc acc {_f(p['cpc_accuracy'])}, kNN {p['knn']:.3f}, linear {p['linear']:.3f}", flush=True)
+    enc_file = save_backbone(learn.model.backbone, out/f"{name}.safetensors", v['arch']) if peer else save_encoder(learn, out/f"{name}.safetensors")
     return dict(summary, points=points, encoder_file=str(enc_file))
+
+def _f(x, fmt='.3f') -> str: return '-' if x is None else format(x, fmt)
+
+def floor(res:dict, v:dict) -> dict:
+    "The random-initialisation probes a variant is measured against: its own backbone's, for a peer"
+    return res['random_peers'][v['settings']['arch']] if v['settings'].get('method') else res['random']
 
 def report(res:dict) -> str:
     m, c = res['meta'], res['profile_settings']
@@ -164,14 +185,25 @@ def report(res:dict) -> str:
              f"- the variant with today's defaults (`cpc_learner` and the `fastai-cpc` run size `{res['profile']}`): `{res['default_variant']}`", '',
              '| variant | settings | minutes | epochs | train loss (chance) | contrastive acc. | kNN | linear | kNN - random | linear - random |',
              '|---|---|---|---|---|---|---|---|---|---|']
-    r = res['random']
     for name, v in res['variants'].items():
-        s = ', '.join(f"{k}={v2}" for k, v2 in v['settings'].items())
+        s, r = ', '.join(f"{k}={v2}" for k, v2 in v['settings'].items()), floor(res, v)
         for p in v['points']:
-            lines.append(f"| {name} | {s} | {p['minutes']:.1f} | {p['images']/v['n_train']:.1f} | {p['train_loss']:.3f} ({v['chance']:.2f}) | {p['cpc_accuracy']:.3f} | "
+            lines.append(f"| {name} | {s} | {p['minutes']:.1f} | {p['images']/v['n_train']:.1f} | {p['train_loss']:.3f} ({_f(v['chance'], '.2f')}) | {_f(p['cpc_accuracy'])} | "
                          f"{p['knn']:.3f} | {p['linear']:.3f} | {p['knn']-r['knn']:+.3f} | {p['linear']-r['linear']:+.3f} |")
             s = ''
+    r = res['random']
     lines += ['', f"Random encoder (same preset, untrained): kNN {r['knn']:.3f}, linear {r['linear']:.3f}."]
+    if rp := res.get('random_peers'):
+        lines[-1] += ' The peers\' own backbones, untrained, on whole images (their floor in the last two columns): ' + '; '.join(
+            f"{a} kNN {o['knn']:.3f}, linear {o['linear']:.3f}" for a, o in rp.items()) + '.'
+    if fl := {n: v['gflops_per_image'] for n, v in res['variants'].items() if 'gflops_per_image' in v}:
+        lines += ['', 'FLOPs of one training step per image (forward and backward, `flops_per_image`; a peer sees each image twice): ' +
+                  ', '.join(f"{n} {g:.2f} GFLOP" for n, g in fl.items()) + '.']
+    if any(v['settings'].get('method') for v in res['variants'].values()):
+        lines += ['', "Peers: lightly's SimCLR and BYOL (`fastai_cpc.peers`, lightly " + res['meta'].get('lightly', '?') + "), at the settings of lightly's CIFAR-10 benchmark "
+                  "(`docs/source/getting_started/benchmarks/cifar10_benchmark.py`): batch 128, SGD at 0.06 with momentum 0.9 and weight decay 5e-4, cosine schedule (here over the budget), "
+                  "`SimCLRTransform` without blur at the profile's size; `resnet18` is lightly's CIFAR ResNet-18, the other backbone our encoder preset over the whole image. "
+                  "Nothing of theirs or ours is tuned on validation images."]
     if not res['sanity']: return '\n'.join(lines) + '\n'
     lines += ['', f"Sanity check, one fixed un-augmented batch of {res['sanity_bs']} images, each variant's optimiser and learning rate:", '',
               '| variant | steps | chance ln(B G²) | first loss | last loss | contrastive acc. |', '|---|---|---|---|---|---|']
@@ -182,9 +214,9 @@ def plot(res:dict, fname:Path):
     fig, axs = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key in zip(axs, ('linear', 'knn')):
         for name, v in res['variants'].items():
-            ax.plot([0] + [p['minutes'] for p in v['points']], [res['random'][key]] + [p[key] for p in v['points']], 'o-', label=name,
-                    lw=3 if name == res['default_variant'] else 1.5)
-        ax.axhline(res['random'][key], color='grey', ls='--', label='random encoder')
+            ax.plot([0] + [p['minutes'] for p in v['points']], [floor(res, v)[key]] + [p[key] for p in v['points']], 'o-', label=name,
+                    lw=3 if name == res['default_variant'] else 1.5, ls='--' if v['settings'].get('method') else '-')
+        ax.axhline(res['random'][key], color='grey', ls=':', label='random encoder (CPC preset)')
         ax.set(xlabel='minutes of pre-training (compute budget)', ylabel=f'{key} accuracy', title=f"{res['dataset']}: frozen-encoder {key} probe")
         ax.grid(alpha=.3)
     axs[0].legend(fontsize='small')
@@ -216,6 +248,7 @@ def main(data:str='imagenette', # data set name (imagenette, imagenette-96, cifa
     if c['device'] == 'cuda' and not torch.cuda.is_available(): sys.exit("--profile gpu needs a CUDA GPU; none is visible here")
     table = dict(VARIANTS, default=default_variant(profile))
     table.update({k: dict(table['default'], **d) for k, d in DEFAULT_DELTAS.items()})
+    table.update(peer_variants(c['arch']))
     names = list(table) if variants == 'all' else variants.split(',')
     if unknown := [n for n in names if n not in table]: sys.exit(f"unknown variant(s) {unknown}: choose from {', '.join(table)}")
     if minutes <= 0 or every <= 0: sys.exit("--minutes and --every must be positive")
@@ -230,10 +263,14 @@ def main(data:str='imagenette', # data set name (imagenette, imagenette-96, cifa
                n_valid=sum(len(y) for _, y in probes[1]), n_valid_cpc=len(val_files), default_variant=first(n for n in names if table[n] == table['default']),
                random=probe(cpc_encoder(c['arch']).to(c['device']), probes, c['patch_size']), variants={}, sanity={})
     print(f"random encoder: kNN {res['random']['knn']:.3f}, linear {res['random']['linear']:.3f}", flush=True)
+    if peer_archs := sorted({table[n]['arch'] for n in names if table[n].get('method')}):
+        import lightly; res['meta']['lightly'] = lightly.__version__
+        set_seed(0); res['random_peers'] = {a: probe(peer_backbone(a).to(c['device']), probes, None) for a in peer_archs}
+        print(f"random peer backbones: {res['random_peers']}", flush=True)
     if sanity_steps:
         xb = cpc_dls(path/'train', size=c['size'], patch_size=c['patch_size'], bs=32, augment=False, num_workers=0, device=c['device']).valid.one_batch()[0]
         res['sanity_bs'] = len(xb)
-        for n in names:
+        for n in [n for n in names if not table[n].get('method')]: # CPC's check: the peers' losses have other chance levels
             res['sanity'][n] = sanity(c, table[n], xb.as_subclass(Tensor), sanity_steps)
             print(f"sanity {n}: loss {res['sanity'][n]['first']:.3f} -> {res['sanity'][n]['last']:.3f} (chance {res['sanity'][n]['chance']:.3f})", flush=True)
     stem = f"pretrain-{'' if profile == 'cpu' else profile + '-'}{dname}{tag}"

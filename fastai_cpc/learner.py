@@ -14,7 +14,7 @@ from .callback import *
 from .files import * # save_encoder and load_encoder lived here in 0.0.1: still importable from this module
 
 # %% auto #0
-__all__ = ['cpc_learner', 'fused_adam', 'compile_unavailable', 'PlainInputs', 'compile_forward']
+__all__ = ['cpc_learner', 'fused_adam', 'compile_unavailable', 'PlainInputs', 'compile_forward', 'flops_per_image']
 
 # %% ../nbs/04_learner.ipynb #19260a2d
 def _patches_tfm(dls) -> CPCPatches:
@@ -81,4 +81,16 @@ def compile_forward(model:nn.Module, # compiled in place
     if why := compile_unavailable(device): warn(f"compile=True: {why}; the model runs without compiling")
     else: model.compile(**kwargs)
     return model
+
+
+# %% ../nbs/04_learner.ipynb #1840f404
+def flops_per_image(learn:Learner) -> float:
+    "FLOPs of one training step (forward and backward) on one batch of `learn.dls.train`, per image"
+    from torch.utils.flop_counter import FlopCounterMode
+    b = learn.dls.train.one_batch()
+    xb, yb = b[:learn.dls.n_inp], b[learn.dls.n_inp:]  # pre-training batches may have no targets
+    learn.model.train()
+    with FlopCounterMode(display=False) as fc: learn.loss_func(learn.model(*xb), *yb).backward()
+    learn.model.zero_grad()
+    return fc.get_total_flops() / find_bs(xb)
 

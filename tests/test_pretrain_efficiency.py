@@ -44,7 +44,7 @@ def test_augment_ramp_grows_the_augmentation_the_dataloader_uses(tmp_path):
 
 def test_runs_end_to_end(tmp_path):
     data = synth_image_folder(tmp_path/'data', n_train=40, n_valid=10, size=24)
-    cmd = [sys.executable, str(SCRIPT), '--data', str(data), '--variants', 'default,ctx64-cos,rampaug,flatcos,wd0.1', '--minutes', '0.02', '--every', '0.01',
+    cmd = [sys.executable, str(SCRIPT), '--data', str(data), '--variants', 'default,ctx64-cos,rampaug,flatcos,wd0.1,simclr-tiny,byol-resnet18', '--minutes', '0.02', '--every', '0.01',
            '--per-class', '4', '--n-valid-cpc', '8', '--sanity-steps', '2', '--out', str(tmp_path/'out')]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -55,9 +55,12 @@ def test_runs_end_to_end(tmp_path):
         assert len(v['points']) == 2 and Path(tmp_path, v['encoder_file']).exists()
         for p in v['points']:
             assert {'minutes', 'train_loss', 'cpc_accuracy', 'knn', 'linear'} <= set(p)
-            assert 0 <= p['knn'] <= 1 and 0 <= p['linear'] <= 1 and 0 <= p['cpc_accuracy'] <= 1
+            assert 0 <= p['knn'] <= 1 and 0 <= p['linear'] <= 1
+            assert (p['cpc_accuracy'] is None) == bool(v['settings'].get('method'))  # the peers have no contrastive accuracy of CPC's
+        assert v['gflops_per_image'] > 0
         assert [p['minutes'] for p in v['points']] == sorted(p['minutes'] for p in v['points'])
         assert v['points'][-1]['minutes'] >= 0.02
-    assert set(res['sanity']) == {'default', 'ctx64-cos', 'rampaug', 'flatcos', 'wd0.1'}
+    assert set(res['sanity']) == {'default', 'ctx64-cos', 'rampaug', 'flatcos', 'wd0.1'}  # CPC's check, not the peers'
+    assert set(res['random_peers']) == {'tiny', 'resnet18'} and res['meta']['lightly']
     md = (tmp_path/'out'/'pretrain-data.md').read_text()
-    assert 'ctx64-cos' in md and '- commit:' in md and (tmp_path/'out'/'pretrain-data.png').stat().st_size > 1000
+    assert 'ctx64-cos' in md and 'byol-resnet18' in md and "lightly's CIFAR-10 benchmark" in md and '- commit:' in md and (tmp_path/'out'/'pretrain-data.png').stat().st_size > 1000
