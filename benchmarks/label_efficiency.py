@@ -6,7 +6,9 @@ labels unused, then train classifiers on stratified subsets of the whole labelle
 - `scratch`: the same classifier from random weights, `fit_one_cycle`;
 - `fastai`: what a fastai user would do without this package, `vision_learner` with an `xresnet` from random weights, `fit_one_cycle`;
 - `cpc_fixmatch`, `scratch_fixmatch` (at 5% and below, `--protocol fixed` only): `cpc_finetune` and `scratch` with the
-  `FixMatch` callback, which uses every training image again, unlabelled, while fine-tuning.
+  `FixMatch` callback, which uses every training image again, unlabelled, while fine-tuning;
+- `simclr_finetune`, `byol_finetune` (when named in `--sides`): lightly's SimCLR and BYOL (`fastai_cpc.peers`), pre-trained
+  by `benchmarks/pretrain_efficiency.py` for its compute budget (their backbones in `--peer-cache`), fine-tuned as `cpc_finetune` is.
 
     python benchmarks/label_efficiency.py --profile cpu     # Imagenette + CIFAR-10 on a 2-core CPU
     python benchmarks/label_efficiency.py --profile gpu     # Imagenette 96 px + CIFAR-10 on one GPU, bf16
@@ -37,9 +39,11 @@ from fastai_cpc.cli import resolve_data, run_pretrain, run_sizes
 from provenance import provenance
 
 here = Path(__file__).resolve().parent
-sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scratch_fixmatch')
+peer_sides = ('simclr_finetune', 'byol_finetune')  # the self-supervised peers, fine-tuned as cpc_finetune is; run when named in --sides
+sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scratch_fixmatch', *peer_sides)
 fixmatch_sides = ('cpc_fixmatch', 'scratch_fixmatch')  # run where frac <= fixmatch_max_frac
 fixmatch_keys = ('mu', 'threshold', 'lambda_u', 'fixmatch_max_frac')  # settings only the FixMatch sides read
+own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, 'peer_arch': peer_sides, 'peer_cache': peer_sides}  # settings only some sides read
 declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared before any run
 converged_sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai')
 # The converged protocol's rule, fixed before any run: `n_tune` held-out training images per class (seed `tune_seed`), the
@@ -108,15 +112,24 @@ def classifier(side:str, dls:DataLoaders, enc:Path, c:AttrDict, pool:L=None, num
     if side in fixmatch_sides:
         cbs.append(FixMatch(unlabelled_dl(pool, dls, mu=c.mu, num_workers=num_workers), threshold=c.threshold, lambda_u=c.lambda_u))
     kw = dict(cbs=cbs, **({} if loss_func is None else dict(loss_func=loss_func)))
-    if side == 'fastai':
+    if side in peer_sides: learn = peer_classifier(dls, load_backbone(peer_file(side, c)), **kw)
+    elif side == 'fastai':
         learn = vision_learner(dls, getattr(fastai.vision.models.xresnet, c.fastai_arch), pretrained=False, metrics=accuracy, **kw)
     else: learn = cpc_classifier(dls, c.arch if side.startswith('scratch') else enc, head=c.head, patch_size=c.patch_size, **kw)
     return learn.to_bf16() if c.bf16 and torch.cuda.is_available() else learn
 
+def peer_file(side:str, c:AttrDict) -> Path:
+    "The pre-trained backbone of a peer side: `<method>-<peer_arch>.safetensors` in `c.peer_cache`, from benchmarks/pretrain_efficiency.py"
+    method = side.split('_')[0]
+    f = Path(c.peer_cache)/f"{method}-{c.peer_arch}.safetensors"
+    if not f.exists(): raise FileNotFoundError(f"{f} not found: pre-train the peer first, e.g. python benchmarks/pretrain_efficiency.py "
+                                               f"--data <data> --variants {method}-{c.peer_arch} --minutes 30 (or point --peer-cache at its folder)")
+    return f
+
 def fit_side(learn:Learner, side:str, epochs:int, lr:float, c:AttrDict) -> Learner:
     "Train one side its own way for `epochs` at `lr`: `fine_tune` for the CPC encoder, the head alone when frozen, one cycle from scratch"
     with learn.no_bar(), learn.no_logging():
-        if side in ('cpc_finetune', 'cpc_fixmatch'): learn.fine_tune(epochs - 1, lr, lr_mult=c.lr_mult)
+        if side in ('cpc_finetune', 'cpc_fixmatch', *peer_sides): learn.fine_tune(epochs - 1, lr, lr_mult=c.lr_mult)
         elif side == 'cpc_frozen': learn.freeze(); learn.fit_one_cycle(epochs, lr)
         else: learn.fit_one_cycle(epochs, lr)
     return learn
@@ -166,10 +179,11 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     partial = stem.with_suffix('.partial.json')  # the runs so far; the results files are written when every run is done
     old = next((json.loads(f.read_text()) for f in (partial, stem.with_suffix('.json')) if f.exists() and not fresh), {})
     new, prior = json.loads(json.dumps(cfg)), old.get('config')
-    if prior is not None and old.get('pool') == len(pool) and all(k in new and new[k] == v for k, v in prior.items() if k not in fixmatch_keys):
-        fm_same = all(prior.get(k, new[k]) == new[k] for k in fixmatch_keys)  # settings added since do not void earlier runs; FixMatch's void only its runs
-        res['runs'] = [r for r in old['runs'] if fm_same or r['side'] not in fixmatch_sides]
-        res['choices'] = old.get('choices', {}) if res['runs'] else {}
+    if prior is not None and old.get('pool') == len(pool) and all(k in new and new[k] == v for k, v in prior.items() if k not in own_keys):
+        # settings added since do not void earlier runs; a changed setting that only some sides read voids only their runs
+        voided = {side for k, ss in own_keys.items() if prior.get(k, new.get(k)) != new.get(k) for side in ss}
+        res['runs'] = [r for r in old['runs'] if r['side'] not in voided]
+        res['choices'] = {k: v for k, v in old.get('choices', {}).items() if k.split('@')[0] not in voided} if res['runs'] else {}
     log(f"{name}: {len(pool)} training images (pre-training{', ' + str(len(label_pool)) + ' of them the label pool, ' + str(len(tune)) + ' held out to choose settings' if converged else ' and label pool'}), "
         f"{len(valid)} validation images, {c.size} px, {c.patch_size} px patches; {len(res['runs'])} runs already done")
     enc, secs = encoder_file(path, pool, c, cache)
@@ -184,7 +198,13 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
         res['probes'] = {k: dict(linear=linear_probe(full, e, patch_size=c.patch_size), knn=knn_accuracy(full, e, patch_size=c.patch_size))
                          for k, e in (('cpc', enc), ('random', c.arch))}
     log(f"  frozen encoder, 100% labels: {res['probes']}")
+    run_peers = [s for s in only if s in peer_sides]
+    try: res['peers'] = {s: str(peer_file(s, c)) for s in run_peers}  # before any run: a missing backbone stops here
+    except FileNotFoundError as e: sys.exit(f"label_efficiency: {e}")
     if converged and 'flops' not in res: res['flops'] = compute_costs(pool, label_pool, tune, enc, c)
+    if converged and (new_sides := [s for s in run_peers if s not in res['flops']['per_image']]):
+        res['flops']['per_image'].update(compute_costs(pool, label_pool, tune, enc, c, new_sides)['per_image'])
+    res['sides'] = list(dict.fromkeys(res['sides'] + [s for s in run_peers] + [r['side'] for r in res['runs']]))
     done = {(r['side'], r['frac'], r['seed']) for r in res['runs']}
     for frac in fracs:
         for seed in range(n_seeds(frac, seeds)):
@@ -210,14 +230,14 @@ def results_stem(profile:str, dataset:str, protocol:str) -> str:
     "`<profile>-<dataset>`, and `-converged` for the converged protocol"
     return f"{profile}-{dataset}{'-converged' if protocol == 'converged' else ''}"
 
-def compute_costs(pool:L, label_pool:L, tune:L, enc:Path, c:AttrDict) -> dict:
+def compute_costs(pool:L, label_pool:L, tune:L, enc:Path, c:AttrDict, which=converged_sides) -> dict:
     "FLOPs per image of a pre-training step and of each side's training step, and the pre-training's total"
     pre = cpc_learner(cpc_dls(pool[:4 * c.bs], size=c.size, patch_size=c.patch_size, bs=c.bs, num_workers=0), c.arch, n_dirs=c.n_dirs)
     pre_fpi = flops_per_image(pre)
     few = label_subset(label_pool, n_per_class=2, seed=0)  # FLOPs per image do not depend on the batch size
     dls = labelled_dls(few, tune, size=c.size, bs=len(few), num_workers=0)
     sides = {}
-    for side in converged_sides:
+    for side in which:
         learn = classifier(side, dls, enc, c)
         if side == 'cpc_frozen': learn.freeze()
         sides[side] = flops_per_image(learn)
@@ -264,6 +284,7 @@ def _gflop(x:float) -> str: return f"{x / 1e9:,.0f}" if x >= 1e10 else f"{x / 1e
 def to_markdown_converged(res:dict) -> str:
     "The results file of the converged protocol: what was run, where, the table, every choice and the compute of every side"
     m, c, fl = res['meta'], res['config'], res['flops']
+    peers = [s for s in peer_sides if s in res.get('sides', [])]
     lines = [f"# Label efficiency, `{m['profile']}` profile, {res['dataset']}: every side trained to convergence", "",
              f"- command: `{m['command']}`", f"- device: {_devices(res)}",
              f"- versions: " + (v if isinstance(v := m['versions'], str) else ', '.join(f'{k} {x}' for k, x in v.items())), f"- commit: `{m['commit']}`", f"- date: {m['date']}",
@@ -278,14 +299,18 @@ def to_markdown_converged(res:dict) -> str:
              f"doublings in a row bring no better held-out accuracy (at most {c['max_mult']}x); then {' and '.join(c['options'])} in turn, each kept if it raises it. The other seeds train with "
              f"the first seed's choice. `cpc_finetune`: `fine_tune` (lr_mult={c['lr_mult']}); `cpc_frozen`: the encoder frozen; `scratch`: the same "
              f"classifier from random weights, one cycle; `fastai`: `vision_learner({c['fastai_arch']}, pretrained=False)`, one cycle; head `{c['head']}`",
-             f"- declared side (judged by the bar): `{res['declared_side']}`; factors against the better from-scratch side at each fraction", "",
-             f"| labels | images | CPC fine-tuned | CPC frozen | scratch | fastai {c['fastai_arch']} | {declared_side} - best from scratch | factor vs best from scratch |",
-             "|---" * 8 + "|"]
+             f"- declared side (judged by the bar): `{res['declared_side']}`; factors against the better from-scratch side at each fraction",
+             *([f"- peers (`fastai_cpc.peers`, lightly's own parts): " + ', '.join(f"`{s}` fine-tunes `{Path(f).name}` from `{Path(f).parent}`" for s, f in res['peers'].items())
+                + ", pre-trained by `benchmarks/pretrain_efficiency.py` for its compute budget (that folder's name), at lightly's CIFAR-10 benchmark settings"] if res.get('peers') else []),
+             "",
+             f"| labels | images | CPC fine-tuned | CPC frozen | scratch | fastai {c['fastai_arch']} | " + ''.join(f"{_labels[s]} | " for s in peers) +
+             f"{declared_side} - best from scratch | factor vs best from scratch |",
+             "|---" * (8 + len(peers)) + "|"]
     for r in res['summary']:
         d, b, fs = r.get(declared_side), r.get('best_scratch'), r.get('factors', {}).get(declared_side, {})
         diff = f"{d['mean'] - b['mean']:+.3f}" if d and b else ''
         lines.append(f"| {r['frac']:.0%} | {r['labels']} | {_pm(d)} | {_pm(r.get('cpc_frozen'))} | {_pm(r.get('scratch'))} | {_pm(r.get('fastai'))} | "
-                     f"{diff} | {_factor(fs.get('best_scratch'))} |")
+                     + ''.join(f"{_pm(r.get(s))} | " for s in peers) + f"{diff} | {_factor(fs.get('best_scratch'))} |")
     lines += ["", "Mean ± sample standard deviation over seeds. Factor: the smallest fraction at which the better from-scratch side reaches the "
               "CPC side's accuracy (log-linear interpolation), over the CPC fraction; `>` a lower bound, `<=` an upper one.", "",
               "What the rule chose, and what it cost (GFLOP: torch's count of one training step, forward and backward, times the images "
@@ -343,7 +368,8 @@ def to_markdown(res:dict) -> str:
     return '\n'.join(lines + [f"{n}\n" for n in res.get('notes', [])])  # `notes`: what the run left out or changed, in its JSON
 
 _labels = {'cpc_finetune': 'CPC + fine_tune', 'cpc_frozen': 'CPC, frozen encoder', 'scratch': 'same classifier, from scratch', 'fastai': 'fastai xresnet, from scratch',
-           'cpc_fixmatch': 'CPC + fine_tune + FixMatch', 'scratch_fixmatch': 'from scratch + FixMatch'}
+           'cpc_fixmatch': 'CPC + fine_tune + FixMatch', 'scratch_fixmatch': 'from scratch + FixMatch',
+           'simclr_finetune': 'SimCLR (lightly) + fine_tune', 'byol_finetune': 'BYOL (lightly) + fine_tune'}
 
 def plot(res:dict, fname:Path):
     "Accuracy against labelled fraction on a log axis, every side, like the paper's Figure 1"
@@ -388,7 +414,9 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
          patch_size:int=None, # patch side
          num_workers:int=None, # DataLoader workers (fastai's default if not given)
          fresh:store_true=False, # ignore the runs of an earlier, interrupted invocation with the same settings
-         sides:str=None, # comma-separated sides to run (all by default), e.g. cpc_fixmatch,scratch_fixmatch to add them to earlier results
+         sides:str=None, # comma-separated sides to run (all but the peers by default), e.g. cpc_fixmatch,scratch_fixmatch or simclr_finetune,byol_finetune to add them to earlier results
+         peer_cache:str=None, # folder of the peers' pre-trained backbones (benchmarks/pretrain_efficiency.py's cache; models/pretrain/<profile>-<dataset>-30min by default)
+         peer_arch:str='resnet18', # the peers' backbone: lightly's CIFAR ResNet-18 (their published one), or our preset over the whole image
         ):
     "Run the label-efficiency benchmark and write its results"
     if profile not in profiles: sys.exit(f"label_efficiency: unknown profile {profile!r}: use one of {', '.join(profiles)}")
@@ -397,12 +425,13 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
                  n_tune=n_tune, max_mult=max_mult)
     given = {k: v for k, v in given.items() if v is not None}
     fr = [float(f) for f in fracs.split(',')] if fracs else fractions
-    only = tuple(sides.split(',')) if sides else globals()['sides']  # the parameter hides the module's tuple of every side
+    only = tuple(sides.split(',')) if sides else tuple(s for s in globals()['sides'] if s not in peer_sides)  # the parameter hides the module's tuple of every side
     if bad := [o for o in only if o not in globals()['sides']]: sys.exit(f"label_efficiency: unknown side {bad[0]!r}: use some of {', '.join(globals()['sides'])}")
     out_dir = Path(out); out_dir.mkdir(parents=True, exist_ok=True)
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus))
     for name in (datasets.split(',') if datasets else profiles[profile]['datasets']):
-        c = settings(profile, name, protocol, **given)
+        c = settings(profile, name, protocol, **given, peer_arch=peer_arch,
+                     peer_cache=peer_cache or str(here.parent/'models'/'pretrain'/f'{profile}-{Path(name).name}-30min'))
         for k in ('n_pool', 'n_valid'): c[k] = c[k] or None
         t, meta = time.time(), provenance('cuda' if torch.cuda.is_available() else 'cpu', profile=profile)  # the code as it was when the run started
         res = run_dataset(name, c, out_dir, Path(cache), seeds, fr, kw, fresh=fresh, meta=meta, only=only)
