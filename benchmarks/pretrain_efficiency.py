@@ -133,9 +133,10 @@ def pretrain(name:str, v:dict, c:dict, path:Path, minutes:float, every:float, pr
     set_seed(0)
     aug, peer = augmentation(v.get('aug')), v.get('method')
     kw = dict(size=c['size'], patch_size=c['patch_size'], bs=v['bs'], aug=aug, device=c['device'])
-    if peer: # lightly's per-image augmentation in this process, as fastai's path for CPC on a CPU
+    if peer: # lightly's per-image augmentation (on a CPU in this process, so its cost is in the budget, as fastai's path is for CPC)
         files = get_image_files(path/'train')
-        dls = peer_dls(files, size=c['size'], bs=min(v['bs'], len(files)), valid_pct=0.001, num_workers=0, device=c['device'])
+        dls = peer_dls(files, size=c['size'], bs=min(v['bs'], len(files)), valid_pct=0.001, device=c['device'],
+                       num_workers=0 if c['device'] == 'cpu' else defaults.cpus)  # a GPU's budget is wall time: the peers' own data path in worker processes
         learn = (simclr_learner if peer == 'simclr' else byol_learner)(dls, v['arch'])
     else: # on a GPU the images are decoded once onto it (`on_device`), as the `gpu` run size does; on a CPU fastai's path, in-process
         dls = cpc_dls(path/'train', valid_pct=0.001, on_device=c['on_device'], **kw, **({} if c['on_device'] else dict(num_workers=0)))
@@ -214,7 +215,7 @@ def plot(res:dict, fname:Path):
     fig, axs = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key in zip(axs, ('linear', 'knn')):
         for name, v in res['variants'].items():
-            ax.plot([0] + [p['minutes'] for p in v['points']], [floor(res, v)[key]] + [p[key] for p in v['points']], 'o-', label=name,
+            ax.plot([0] + [p['minutes'] for p in v['points']], [floor(res, v)[key]] + [p[key] for p in v['points']], marker='o', label=name,
                     lw=3 if name == res['default_variant'] else 1.5, ls='--' if v['settings'].get('method') else '-')
         ax.axhline(res['random'][key], color='grey', ls=':', label='random encoder (CPC preset)')
         ax.set(xlabel='minutes of pre-training (compute budget)', ylabel=f'{key} accuracy', title=f"{res['dataset']}: frozen-encoder {key} probe")

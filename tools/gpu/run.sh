@@ -10,6 +10,8 @@
 #   r50            issue 31's bar: the gpu-r50 default (PatchNorm, fused Adam, compiled forward) against `previous default`,
 #                  interleaved at batch 128, and the GPU profiles (busy share, copies) of both
 #   paper          the same for gpu-paper (resnet161), at batch 32 (variants at 16)
+#   peers          issue 27 on the GPU: CPC (the gpu run size's model) against lightly's SimCLR and BYOL on its ResNet-18, 2 minutes
+#                  of GPU time each, probed every minute, Imagenette 96 px at the gpu profile's 64 px
 #   le-imagenette  the label-efficiency benchmark, `gpu` profile, Imagenette 96 px; resumable: each call continues
 #   le-cifar10     where the last one stopped (pre-training first, which must finish within one call; then the runs,
 #                  each kept in the partial results as it finishes). Back here after each call:
@@ -42,7 +44,10 @@ case "${1:-}" in
   paper) if [ -n "${DRY_RUN:-}" ]; then tp --variants 'previous default'
          else tp --config gpu-paper --bs 32 --gpu-busy --gpu-busy-variants 'previous default' --variants-bs 16 \
                  --variants 'previous default' 'without torch.compile'; fi ;;
+  peers) if [ -n "${DRY_RUN:-}" ]; then args=(--minutes 0.05 --every 0.05 --per-class 5 --n-valid-cpc 20 --sanity-steps 0 --variants default,simclr-tiny,byol-tiny)
+         else args=(--profile gpu --minutes 2 --every 1 --sanity-steps 0 --variants default,simclr-resnet18,byol-resnet18); fi
+         timeout ${LIMIT:-500} $PY benchmarks/pretrain_efficiency.py --data imagenette-96 --tag=-peers --out "$OUT" "${args[@]}" 2>&1 | grep -v Warning | tee -a "$OUT/peers.log" ;;
   le-imagenette) le imagenette-96 ;;
   le-cifar10)    le cifar10 ;;
-  *) echo "usage: [DRY_RUN=1] bash tools/gpu/run.sh r50|paper|le-imagenette|le-cifar10"; exit 2 ;;
+  *) echo "usage: [DRY_RUN=1] bash tools/gpu/run.sh r50|paper|peers|le-imagenette|le-cifar10"; exit 2 ;;
 esac
