@@ -6,13 +6,14 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/cli.html.md"""
 
 # %% ../nbs/06_cli.ipynb #75a69448
 from __future__ import annotations
-import contextlib, sys, time, warnings
+import argparse, contextlib, sys, time, warnings
 from fastcore.script import *
 from .all import *  # fastai's vision API and every module of this package
 
 # %% auto #0
-__all__ = ['run_sizes', 'UserError', 'resolve_data', 'EpochLines', 'plain_progress', 'check_job', 'job_plan', 'run_job',
-           'results_table', 'verdict', 'main', 'run_pretrain', 'pretrain', 'cli']
+__all__ = ['run_sizes', 'UserError', 'resolve_data', 'EpochLines', 'plain_progress', 'checked_hold_out', 'check_job', 'job_plan',
+           'train_classifier', 'export_classifier', 'run_job', 'results_table', 'verdict', 'main', 'run_pretrain',
+           'pretrain', 'labelled_items', 'run_finetune', 'finetune', 'run_predict', 'predict', 'cli']
 
 # %% ../nbs/06_cli.ipynb #e5e4fe2f
 _datasets = {'imagenette': URLs.IMAGENETTE_160, 'imagenette-320': URLs.IMAGENETTE_320, 'imagewoof': URLs.IMAGEWOOF_160, 'cifar10': URLs.CIFAR,
@@ -93,6 +94,14 @@ def plain_progress(plain:bool|None=None): # `None`: plain when stdout is not a t
     finally: defaults.callbacks = old
 
 # %% ../nbs/06_cli.ipynb #41444db9
+def checked_hold_out(items:L, n_held_out:int, seed:int=0) -> tuple:
+    "`hold_out`, or a clear error when a class has too few images to hold `n_held_out` of them out"
+    smallest = min(Counter(map(parent_label, items)).items(), key=lambda o: o[1])
+    if smallest[1] <= n_held_out:
+        raise UserError(f"the class {smallest[0]!r} has {smallest[1]} training images, too few to hold out {n_held_out} of them to decide how long each "
+                        f"classifier trains: pass --n-held-out {max(1, smallest[1] // 5)} (or fewer), or add images")
+    return hold_out(items, n_held_out, seed=seed)
+
 def check_job(path:Path, frac:float, c:dict, seed:int=0) -> tuple:
     "Everything the whole job will need, checked before any training: returns the training images, the label pool, the held-out images and how many are labelled"
     all_train = get_image_files(path/'train')
@@ -105,37 +114,67 @@ def check_job(path:Path, frac:float, c:dict, seed:int=0) -> tuple:
     val = path/valid_folder(path)
     if not len(get_image_files(val)): raise UserError(f"{val} holds no images: put the validation images in val/<class>/*.jpg")
     grid_size(c['size'], c['patch_size'])  # impossible image and patch sizes
-    smallest = min(Counter(map(parent_label, all_train)).items(), key=lambda o: o[1])
-    if smallest[1] <= c['n_held_out']:
-        raise UserError(f"the class {smallest[0]!r} has {smallest[1]} training images, too few to hold out {c['n_held_out']} of them to decide how long each "
-                        f"classifier trains: pass --n-held-out {max(1, smallest[1] // 5)} (or fewer), or add images")
-    pool, held = hold_out(all_train, c['n_held_out'], seed=seed)
+    pool, held = checked_hold_out(all_train, c['n_held_out'], seed)
     return all_train, pool, held, len(label_subset(pool, frac=frac, seed=seed))  # impossible fractions
 
-def job_plan(frac:float, c:dict, n_train:int, n_labelled:int, n_held:int) -> str:
+def job_plan(frac:float, c:dict, n_train:int, n_labelled:int, n_held:int, encoder=None) -> str:
     "What the job will run, in one paragraph"
     e = c['ft_epochs'] + 1
-    return (f"pre-train `{c['arch']}` on {n_train} images at {c['size']} px ({c['patch_size']} px patches) for {c['epochs']} epochs, "
-            f"batch {c['bs']}, lr {c['lr']:g}; then on {n_labelled} labelled images ({frac:.0%}), at lr {c['ft_lr']:g}: the CPC classifier "
+    pre = (f"pre-train `{c['arch']}` on {n_train} images at {c['size']} px ({c['patch_size']} px patches) for {c['epochs']} epochs, batch {c['bs']}, lr {c['lr']:g}"
+           if encoder is None else f"no pre-training: the encoder {encoder} ({c['patch_size']} px patches) at {c['size']} px")
+    return (f"{pre}; then on {n_labelled} labelled images ({frac:.0%}), at lr {c['ft_lr']:g}: the CPC classifier "
             f"(`fine_tune`: 1 epoch head only, then all layers, lr_mult={c['lr_mult']:g}) and the same classifier from scratch (one cycle)"
             f"{'' if not c.get('semi') else ', and the CPC classifier again with FixMatch (' + str(c['mu']) + ' unlabelled images per labelled one)'}, "
             f"each trained for {e}, {2 * e}, {4 * e}, ... epochs (at most {c['max_ft_mult'] * e}) while its accuracy on {n_held} held-out training images "
             f"still rises; the best of each validated on {'about ' + str(c['n_valid']) if c['n_valid'] else 'all the'} validation images")
 
+def train_classifier(dls:DataLoaders, # labelled images, validated on held-out *training* images
+                     encoder, # a pre-trained encoder (file, Learner, ...) to fine-tune, or a preset name to train from scratch
+                     c:dict, # settings of a run size: head, patch_size, ft_epochs, ft_lr, lr_mult, max_ft_mult, mu, bf16
+                     unlabelled=None, # images to use again, unlabelled, with FixMatch; `None`: no FixMatch
+                     num_workers=None, # DataLoader workers of the unlabelled images
+                     log=print, name:str='classifier',
+                    ) -> tuple: # (the best `Learner`, its settings)
+    "A classifier on `encoder`, trained for `ft_epochs + 1` epochs, then twice and four times as many..., while its held-out accuracy rises (`converge`)"
+    scratch = isinstance(encoder, str) and encoder in cpc_presets
+    def train(epochs, lr):
+        cbs = [ValidateOnce()] + ([FixMatch(unlabelled_dl(unlabelled, dls, mu=c['mu'], num_workers=num_workers))] if unlabelled is not None else [])
+        learn = _precision(cpc_classifier(dls, encoder, head=c['head'], patch_size=c['patch_size'], cbs=cbs), AttrDict(c))
+        with learn.no_bar(), learn.no_logging():
+            if scratch: learn.fit_one_cycle(epochs, lr)
+            else: learn.fine_tune(epochs - 1, lr, lr_mult=c['lr_mult'])
+        return learn
+    e = c['ft_epochs'] + 1
+    learn, chosen, _ = converge(train, e, c['ft_lr'], lr_factors=(), options=(), max_epochs=c['max_ft_mult'] * e,
+                                log=lambda o: log(f"{name}: {o['epochs']} epochs, {o['held_out']:.4f} on the held-out images"))
+    return learn, chosen
+
+def export_classifier(learn:Learner, fname) -> Path:
+    "Export a trained classifier for `load_learner` and `fastai-cpc predict`, without its training-only callbacks"
+    learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, (ValidateOnce, FixMatch, MixedPrecision))])
+    fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
+    learn.path = fname.parent
+    learn.export(fname.name)
+    return fname
+
 def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Path('models'), device=None, log=print,
+            encoder=None, # an encoder file (from `fastai-cpc pretrain` or `save_encoder`): skip pre-training, fine-tune it
             **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16, compile, fused_adam, semi, mu, n_held_out, max_ft_mult
            ) -> list:
     "Pre-train, then train on `frac` of the labels the CPC classifier, the same classifier from scratch (and, with `semi`, CPC + FixMatch), each as long as a held-out share of the training images says; one result dict per method"
     c = AttrDict({**run_sizes['cpu'], **cfg})
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus), device=device)
+    if encoder is not None: c.patch_size = load_encoder(encoder).patch_size  # a missing or broken file stops here, before any work
     all_train, pool, held, n_labelled = check_job(path, frac, c, seed)
     train_items = _subsample(all_train, c.n_train, seed)
     if c.semi and len(train_items) < c.mu * min(c.bs, n_labelled):  # checked now, not after pre-training
         raise UserError(f"--semi needs at least mu * bs = {c.mu} * {min(c.bs, n_labelled)} unlabelled images, got {len(train_items)}: lower --mu or --bs, or raise --n-train")
-    log(job_plan(frac, c, len(train_items), n_labelled, len(held)))
-    pre = _precision(cpc_learner(_pretrain_dls(train_items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, **_step_options(c)), c)
-    pre.fit_one_cycle(c.epochs, c.lr)
-    enc_file = save_encoder(pre, Path(out)/f'cpc_{c.arch}_{c.size}px.safetensors')
+    log(job_plan(frac, c, len(train_items), n_labelled, len(held), encoder))
+    if encoder is None:
+        pre = _precision(cpc_learner(_pretrain_dls(train_items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, **_step_options(c)), c)
+        pre.fit_one_cycle(c.epochs, c.lr)
+        enc_file = save_encoder(pre, Path(out)/f'cpc_{c.arch}_{c.size}px.safetensors')
+    else: enc_file = Path(encoder)
     val = get_image_files(path/valid_folder(path))
     if c.n_valid and c.n_valid < len(val): val = label_subset(val, frac=c.n_valid / len(val), seed=seed)
     trn = label_subset(pool, frac=frac, seed=seed)
@@ -143,18 +182,12 @@ def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Pa
     results = []
     methods = [('CPC pre-trained', enc_file), ('from scratch', c.arch)] + ([('CPC + FixMatch', enc_file)] if c.semi else [])
     for name, encoder in methods:
-        def train(epochs, lr):
-            cbs = [ValidateOnce()] + ([FixMatch(unlabelled_dl(train_items, dls, mu=c.mu, num_workers=kw['num_workers']))] if name == 'CPC + FixMatch' else [])  # the pre-training images again
-            learn = _precision(cpc_classifier(dls, encoder, head=c.head, patch_size=c.patch_size, cbs=cbs), c)
-            with learn.no_bar(), learn.no_logging():
-                if name == 'from scratch': learn.fit_one_cycle(epochs, lr)
-                else: learn.fine_tune(epochs - 1, lr, lr_mult=c.lr_mult)
-            return learn
-        t, e = time.time(), c.ft_epochs + 1
-        learn, chosen, _ = converge(train, e, c.ft_lr, lr_factors=(), options=(), max_epochs=c.max_ft_mult * e,
-                                    log=lambda o: log(f"{name}: {o['epochs']} epochs, {o['held_out']:.4f} on the held-out images"))
+        t = time.time()
+        learn, chosen = train_classifier(dls, encoder, c, unlabelled=train_items if name == 'CPC + FixMatch' else None,  # the pre-training images again
+                                         num_workers=kw['num_workers'], log=log, name=name)
         with learn.no_bar(): acc = float(learn.validate(dl=dls.test_dl(val, with_labels=True))[1])
-        results.append(dict(method=name, labels=len(trn), frac=frac, epochs=chosen['epochs'], n_valid=len(val), accuracy=acc, seconds=time.time() - t))
+        results.append(dict(method=name, labels=len(trn), frac=frac, epochs=chosen['epochs'], n_valid=len(val), accuracy=acc, seconds=time.time() - t,
+                            encoder=str(enc_file), **(dict(classifier=str(export_classifier(learn, Path(out)/'cpc_classifier.pkl'))) if name == 'CPC pre-trained' else {})))
     return results
 
 # %% ../nbs/06_cli.ipynb #91194968
@@ -235,7 +268,8 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
          fused_adam:bool_arg=None, # fused Adam (`fused_adam`; gpu run size: on)
          semi:store_true=False, # also fine-tune CPC + FixMatch, the pre-training images used again unlabelled (each step costs 1 + 2*mu)
          mu:int=None, # FixMatch's unlabelled images per labelled image (cpu run size: 2, gpu: 7)
-         out:str='models', # folder for the pre-trained encoder
+         encoder:str=None, # skip pre-training: fine-tune this encoder file (from `fastai-cpc pretrain` or `save_encoder`)
+         out:str='models', # folder for the pre-trained encoder and the exported classifier
          debug:store_true=False, # show the full traceback of errors
          preset:str=None, # deprecated: --run-size
         ):
@@ -243,9 +277,10 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
     try:
         path = resolve_data(data)
         cfg = _settings('fastai-cpc', data, path, run_size, locals())
-        with plain_progress(): results = run_job(path, frac=frac, seed=seed, num_workers=num_workers, out=Path(out), **cfg)
+        with plain_progress(): results = run_job(path, frac=frac, seed=seed, num_workers=num_workers, out=Path(out), encoder=encoder, **cfg)
     except _user_errors as e: _fail(e, debug)
     print('\n' + results_table(results) + '\n\n' + verdict(results, cfg['epochs']))
+    print(f"\nencoder: {results[0]['encoder']}\nclassifier (CPC pre-trained): {results[0]['classifier']} (fastai-cpc predict {results[0]['classifier']} IMAGES...)")
     return results
 
 # %% ../nbs/06_cli.ipynb #ea4413b7
@@ -310,12 +345,122 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
     if rank_distrib() == 0: print(f"encoder: {enc}")
     end_distributed()  # under a launcher: no communication thread left running when the interpreter exits
 
-# %% ../nbs/06_cli.ipynb #76bb489f
+# %% ../nbs/06_cli.ipynb #760f781b
+def labelled_items(path:Path, # train/ and a validation folder (val, valid or test), or one sub-folder per class
+                   valid_pct:float=0.2, # share of each class held out for validation where there is no validation folder
+                   seed:int=0,
+                  ) -> tuple: # (training images, validation images)
+    "The training and validation images of a labelled folder"
+    root = path/'train' if (path/'train').is_dir() else path
+    trn = get_image_files(root)
+    if not len(trn): raise UserError(f"no images in {root}: a labelled folder holds <class>/*.jpg, or train/<class>/*.jpg and val/<class>/*.jpg")
+    if len(classes := set(map(parent_label, trn))) < 2:
+        raise UserError(f"{root} has {'only the class ' + repr(first(classes)) if classes != {root.name} else 'no class sub-folders'}: "
+                        "fine-tuning needs one sub-folder per class, <class>/*.jpg")
+    if root != path and any((path/n).is_dir() for n in ('val', 'valid', 'test')): return trn, get_image_files(path/valid_folder(path))
+    if not 0 < valid_pct < 1: raise UserError(f"valid_pct must be between 0 and 1, got {valid_pct}")
+    val = label_subset(trn, frac=valid_pct, seed=seed)
+    held = set(map(str, val))
+    return trn.filter(lambda o: str(o) not in held), val
+
+def run_finetune(path:Path, # a labelled folder (`labelled_items`)
+                 encoder, # an encoder file from `fastai-cpc pretrain` or `save_encoder`
+                 frac:float|None=0.1, # fraction of each class's labels to train on
+                 n_per_class:int|None=None, # or: this many labelled images per class
+                 seed:int=0, num_workers=None, device=None,
+                 out:Path=Path('models'), name:str='classifier', # the classifier is exported to out/name.pkl
+                 size:int|None=None, # image side; by default the run size's grid: size * the encoder's patch size / the run size's patch size
+                 log=print,
+                 **cfg, # overrides of `run_sizes['cpu']`: bs, ft_epochs, ft_lr, lr_mult, n_held_out, max_ft_mult, head, semi, mu, bf16
+                ) -> dict:
+    "Fine-tune a pre-trained encoder on some of the labels of `path` by the whole job's rule, validate it, and export it"
+    c = AttrDict({**run_sizes['cpu'], **cfg})
+    enc = load_encoder(encoder)  # a missing or broken file stops here
+    c.size, c.patch_size = ifnone(size, c.size * enc.patch_size // c.patch_size), enc.patch_size
+    grid_size(c.size, c.patch_size)
+    trn_all, val = labelled_items(Path(path), seed=seed)
+    pool, held = checked_hold_out(trn_all, c.n_held_out, seed)
+    trn = label_subset(pool, frac=None if n_per_class else frac, n_per_class=n_per_class, seed=seed)
+    if c.semi and len(pool) < c.mu * min(c.bs, len(trn)):
+        raise UserError(f"--semi needs at least mu * bs = {c.mu} * {min(c.bs, len(trn))} unlabelled images, got {len(pool)}: lower --mu or --bs")
+    log(f"fine-tune {encoder} on {len(trn)} labelled images at {c.size} px, {len(held)} held out to decide how long; validate on {len(val)}")
+    nw = ifnone(num_workers, defaults.cpus)
+    dls = labelled_dls(trn, held, size=c.size, bs=min(c.bs, len(trn)), num_workers=nw, device=device)
+    learn, chosen = train_classifier(dls, encoder, c, unlabelled=pool if c.semi else None, num_workers=nw, log=log, name='CPC pre-trained')
+    with learn.no_bar(): acc = float(learn.validate(dl=dls.test_dl(val, with_labels=True))[1])
+    return dict(classifier=export_classifier(learn, Path(out)/f'{name}.pkl'), accuracy=acc, labels=len(trn), epochs=chosen['epochs'], n_valid=len(val))
+
+# %% ../nbs/06_cli.ipynb #6e1e12bf
+@call_parse
+def finetune(encoder:str=None, # the encoder file to fine-tune (from `fastai-cpc pretrain` or `save_encoder`)
+             data:str='imagenette', # a labelled folder (train/ and val/, or one sub-folder per class) or a data set name
+             frac:float=0.1, # fraction of each class's labels to train on, in (0, 1]
+             n_per_class:int=None, # or: this many labelled images per class
+             run_size:str=None, # 'cpu' or 'gpu': the fine-tuning settings; the one that fits this machine if not given
+             size:int=None, # image side (by default the grid the run size pre-trains on)
+             bs:int=None, # batch size
+             ft_epochs:int=None, # the first number of epochs tried (plus one with the encoder frozen), doubled while the held-out accuracy rises
+             n_held_out:int=None, # training images per class held out of the labels to decide how long to train
+             max_ft_mult:int=None, # train no longer than this many times ft_epochs + 1 epochs
+             ft_lr:float=None, # learning rate
+             lr_mult:float=None, # the encoder trains at ft_lr/lr_mult after the head's epoch
+             semi:store_true=False, # FixMatch on the training images, used again unlabelled
+             mu:int=None, # FixMatch's unlabelled images per labelled image
+             seed:int=0, # seed of the subsets
+             num_workers:int=None, # DataLoader workers (fastai's default if not given)
+             out:str='models', # folder of the exported classifier
+             name:str='classifier', # its file stem: out/name.pkl
+             debug:store_true=False, # show the full traceback of errors
+            ):
+    "Fine-tune a pre-trained CPC encoder on a labelled folder and export the classifier for fastai-cpc predict"
+    try:
+        if encoder is None: raise UserError("--encoder is required: the encoder file of fastai-cpc pretrain (models/cpc-encoder.safetensors by default)")
+        path = resolve_data(data, need_train=False)
+        cfg = _settings('fastai-cpc finetune', data, path, run_size, locals())
+        with plain_progress(): r = run_finetune(path, encoder, frac=frac, n_per_class=n_per_class, seed=seed, num_workers=num_workers, out=Path(out), name=name,
+                                                size=size, **{k: v for k, v in cfg.items() if k != 'size'})
+    except _user_errors as e: _fail(e, debug)
+    print(f"validation accuracy {r['accuracy']:.4f} on {r['n_valid']} images ({r['labels']} labelled images, {r['epochs']} epochs)\nclassifier: {r['classifier']}")
+
+def run_predict(model, # a classifier exported by `fastai-cpc finetune` or `export_classifier`
+                images, # image files and folders (searched recursively)
+                bs:int=64, # images per batch
+               ) -> list: # (file, class, probability) per image
+    "Classify every image with an exported classifier, in batches"
+    model = Path(model)
+    if not model.is_file(): raise FileNotFoundError(f"no classifier at {model}: fastai-cpc finetune writes one (models/classifier.pkl)")
+    files = L()
+    for p in map(Path, images):
+        if not p.exists(): raise FileNotFoundError(f"no image or folder at {p}")
+        files += get_image_files(p) if p.is_dir() else [p]
+    if not len(files): raise UserError(f"no images in {', '.join(map(str, images))}: give image files or folders that hold some")
+    files = check_images(files)  # one warning names the files that do not decode
+    try: learn = load_learner(model, cpu=not torch.cuda.is_available())
+    except Exception as e: raise UserError(f"{model} is not a classifier exported by fastai-cpc finetune (loading it failed: {e})") from e
+    probs, _ = learn.get_preds(dl=learn.dls.test_dl(files, bs=bs))
+    p, k = probs.max(1)
+    return [(f, learn.dls.vocab[i], q) for f, i, q in zip(files, k.tolist(), p.tolist())]
+
+def predict(argv:list|None=None):
+    "`fastai-cpc predict MODEL IMAGES... [--csv]`: one line per image, its class and probability"
+    ap = argparse.ArgumentParser(prog='fastai-cpc predict', description="Classify images with a classifier exported by fastai-cpc finetune (a pickle: use only files you trust)")
+    ap.add_argument('model', help='the classifier file (models/classifier.pkl by default)')
+    ap.add_argument('images', nargs='+', help='image files and folders (searched recursively)')
+    ap.add_argument('--csv', action='store_true', help='print CSV: file,class,probability')
+    ap.add_argument('--bs', type=int, default=64, help='images per batch')
+    ap.add_argument('--debug', action='store_true', help='show the full traceback of errors')
+    a = ap.parse_args(argv)
+    try: rows = run_predict(a.model, a.images, bs=a.bs)
+    except _user_errors as e: _fail(e, a.debug)
+    if a.csv: print('file,class,probability')
+    for f, label, p in rows: print(f'"{f}",{label},{p:.4f}' if a.csv else f"{f}\t{label}\t{p:.4f}")
+
+# %% ../nbs/06_cli.ipynb #dd12a3e7
 def cli():
-    "`fastai-cpc`: the whole job; `fastai-cpc pretrain`: pre-training alone, resumable"
-    sub = len(sys.argv) > 1 and sys.argv[1] == 'pretrain'
-    f = (pretrain if sub else main).__wrapped__
-    prog = 'fastai-cpc pretrain' if sub else 'fastai-cpc'
-    args = vars(anno_parser(f, prog=prog).parse_args(sys.argv[2 if sub else 1:]))
+    "`fastai-cpc`: the whole job; `fastai-cpc pretrain`, `finetune`, `predict`: its steps on their own"
+    sub = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in ('pretrain', 'finetune', 'predict') else None
+    if sub == 'predict': return predict(sys.argv[2:])
+    f = dict(pretrain=pretrain, finetune=finetune).get(sub, main).__wrapped__
+    args = vars(anno_parser(f, prog=f"fastai-cpc{' ' + sub if sub else ''}").parse_args(sys.argv[2 if sub else 1:]))
     f(**{k: v for k, v in args.items() if k in inspect.signature(f).parameters}) # without anno_parser's --pdb and --xtra
     # nothing returned: the console script passes the return value to sys.exit, where a result list would mean failure

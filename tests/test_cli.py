@@ -31,7 +31,31 @@ def test_cli_cpu_run_size_end_to_end(tmp_path):
     for name in ('CPC pre-trained', 'from scratch', 'CPC + FixMatch'):  # the held-out images decide how long each trains, the same rule for all
         trials = [int(m) for m in re.findall(rf'^{re.escape(name)}: (\d+) epochs, 0\.\d+ on the held-out images', r.stdout, re.M)]
         assert trials[0] == 2 and all(b == 2 * a for a, b in zip(trials, trials[1:])) and trials[-1] <= 4, trials
-    assert re.search(r'(ahead|behind|no clear winner).* FixMatch (adds|loses)', r.stdout.splitlines()[-1])
+    assert re.search(r'(ahead|behind|no clear winner).* FixMatch (adds|loses)', r.stdout.split('\nencoder: ')[0].splitlines()[-1])
+    assert f"classifier (CPC pre-trained): {tmp_path/'cpc_classifier.pkl'}" in r.stdout and (tmp_path/'cpc_classifier.pkl').exists()
+
+def test_pretrain_finetune_predict_chain(tmp_path):
+    "The user's path through the command line alone: pre-train on a folder, fine-tune that encoder on labels, classify new images"
+    from fastai_cpc.test_utils import synth_image_folder
+    data = synth_image_folder(tmp_path/'data', n_train=20, n_valid=6, classes=3, size=32)
+    r = run('pretrain', '--data', str(data/'train'), '--epochs', '1', '--bs', '8', '--num-workers', '0', '--out', str(tmp_path/'m'), '--run-size', 'cpu')
+    assert r.returncode == 0, r.stderr[-3000:]
+    enc = tmp_path/'m'/'cpc-encoder.safetensors'
+    assert f"encoder: {enc}" in r.stdout
+    r = run('finetune', '--encoder', str(enc), '--data', str(data), '--frac', '0.5', '--ft-epochs', '1', '--max-ft-mult', '1', '--n-held-out', '2',
+            '--bs', '8', '--num-workers', '0', '--out', str(tmp_path/'m'), '--run-size', 'cpu')
+    assert r.returncode == 0, r.stderr[-3000:]
+    clf = tmp_path/'m'/'classifier.pkl'
+    assert clf.exists() and f"classifier: {clf}" in r.stdout and re.search(r'validation accuracy [01]\.\d{4} on 18 images \(27 labelled', r.stdout)
+    r = run('predict', str(clf), str(data/'val'), '--csv')
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == 'file,class,probability' and len(lines) == 1 + 18
+    assert all(re.fullmatch(r'".+\.png",c[012],[01]\.\d{4}', l) for l in lines[1:])
+    r = run('predict', str(clf), str(tmp_path/'nowhere'))
+    assert r.returncode == 2 and 'no image or folder at' in r.stderr
+    r = run('finetune', '--data', str(data))
+    assert r.returncode == 2 and '--encoder is required' in r.stderr
 
 @pytest.mark.parametrize('layout, msg', [
     ({'train/a': 8, 'train/b': 8}, 'no validation folder'),
