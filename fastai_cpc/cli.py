@@ -12,8 +12,8 @@ from .all import *  # fastai's vision API and every module of this package
 
 # %% auto #0
 __all__ = ['run_sizes', 'UserError', 'resolve_data', 'EpochLines', 'plain_progress', 'checked_hold_out', 'check_job', 'job_plan',
-           'train_classifier', 'export_classifier', 'run_job', 'results_table', 'verdict', 'main', 'run_pretrain',
-           'pretrain', 'labelled_items', 'run_finetune', 'finetune', 'run_predict', 'predict', 'cli']
+           'train_classifier', 'export_classifier', 'run_job', 'results_table', 'verdict', 'main', 'probe_items',
+           'run_pretrain', 'pretrain', 'labelled_items', 'run_finetune', 'finetune', 'run_predict', 'predict', 'cli']
 
 # %% ../nbs/06_cli.ipynb #e5e4fe2f
 _datasets = {'imagenette': URLs.IMAGENETTE_160, 'imagenette-320': URLs.IMAGENETTE_320, 'imagewoof': URLs.IMAGEWOOF_160, 'cifar10': URLs.CIFAR,
@@ -171,7 +171,8 @@ def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Pa
         raise UserError(f"--semi needs at least mu * bs = {c.mu} * {min(c.bs, n_labelled)} unlabelled images, got {len(train_items)}: lower --mu or --bs, or raise --n-train")
     log(job_plan(frac, c, len(train_items), n_labelled, len(held), encoder))
     if encoder is None:
-        pre = _precision(cpc_learner(_pretrain_dls(train_items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, **_step_options(c)), c)
+        metrics = [ContrastiveAccuracy(), KNNProbe(held, size=c.size)]  # the held-out images' kNN accuracy in the epoch table: is the encoder still learning?
+        pre = _precision(cpc_learner(_pretrain_dls(train_items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, metrics=metrics, **_step_options(c)), c)
         pre.fit_one_cycle(c.epochs, c.lr)
         enc_file = save_encoder(pre, Path(out)/f'cpc_{c.arch}_{c.size}px.safetensors')
     else: enc_file = Path(encoder)
@@ -284,8 +285,14 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
     return results
 
 # %% ../nbs/06_cli.ipynb #ea4413b7
+def probe_items(path:Path, n_per_class:int=50, seed:int=0) -> L:
+    "Up to `n_per_class` training images per class of a labelled folder, for `KNNProbe`"
+    trn, _ = labelled_items(path, seed=seed)
+    return label_subset(trn, n_per_class=min(n_per_class, min(Counter(map(parent_label, trn)).values())), seed=seed)
+
 def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool=False, seed:int=0, num_workers=None, device=None,
                  items=None, # the images to pre-train on; `n_train` of `path/'train'` by default
+                 probe=None, # a labelled folder (`labelled_items`): a `KNNProbe` column on up to 50 of its training images per class
                  **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, lr, n_train, n_dirs, on_device, bf16, compile, fused_adam
                 ) -> Path:
     "Pre-train CPC on the images of `path` (its train/ folder if it has one) with a checkpoint every epoch (continuing the last one with `resume`); returns the encoder file"
@@ -300,7 +307,9 @@ def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool
         folder = path/'train' if (path/'train').is_dir() else path  # any folder of images: cpc_dls holds out its own validation share
         items = _subsample(get_image_files(folder), c.n_train, seed)
         if not len(items): raise UserError(f"no images in {folder}: point --data at a folder of .jpg/.png images (searched recursively)")
-    learn = _precision(cpc_learner(_pretrain_dls(items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, path=out, model_dir='.', **_step_options(c)), c)
+    metrics = [ContrastiveAccuracy()] + ([KNNProbe(probe_items(Path(probe), seed=seed), size=c.size)] if probe else [])
+    learn = _precision(cpc_learner(_pretrain_dls(items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, path=out, model_dir='.', metrics=metrics,
+                                   **_step_options(c)), c)
     start = load_checkpoint(learn, last) if resume else 0
     say = print if rank_distrib() == 0 else noop  # under DDP, the first process speaks for all
     if start >= c.epochs: say(f"{last} is already at epoch {start} of {c.epochs}: nothing left to train")
@@ -330,6 +339,7 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
              bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu run size: on)
              compile:bool_arg=None, # compile the model's forward with torch.compile (gpu run size: on)
              fused_adam:bool_arg=None, # fused Adam (`fused_adam`; gpu run size: on)
+             probe:str=None, # a labelled folder (train/<class>/ or <class>/ sub-folders): a kNN-accuracy column in the epoch table, to see that the encoder still learns
              out:str='models', # folder for the checkpoints and the encoder
              name:str='cpc', # file stem of the checkpoints and the encoder
              resume:store_true=False, # continue the run whose checkpoint is in `out`
@@ -340,7 +350,8 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
     try:
         path = resolve_data(data, need_train=False)
         cfg = _settings('fastai-cpc pretrain', data, path, run_size, locals())
-        with plain_progress(): enc = run_pretrain(path, out=Path(out), name=name, resume=resume, seed=seed, num_workers=num_workers, **cfg)
+        if probe is not None and not Path(probe).is_dir(): raise UserError(f"--probe {probe}: no such folder; give a labelled folder, train/<class>/*.jpg or <class>/*.jpg")
+        with plain_progress(): enc = run_pretrain(path, out=Path(out), name=name, resume=resume, seed=seed, num_workers=num_workers, probe=probe, **cfg)
     except _user_errors as e: _fail(e, debug)
     if rank_distrib() == 0: print(f"encoder: {enc}")
     end_distributed()  # under a launcher: no communication thread left running when the interpreter exits

@@ -15,8 +15,8 @@ from .files import *
 
 # %% auto #0
 __all__ = ['AvgStartBatchNorm1d', 'AvgStartBatchNorm2d', 'linear_head', 'resnet_head', 'CPCClassifier', 'cpc_splitter',
-           'cpc_classifier', 'embed', 'knn_score', 'knn_accuracy', 'linear_score', 'linear_probe', 'embedding_2d',
-           'show_embedding']
+           'cpc_classifier', 'embed', 'knn_score', 'knn_accuracy', 'linear_score', 'linear_probe', 'KNNProbe',
+           'embedding_2d', 'show_embedding']
 
 # %% ../nbs/05_finetune.ipynb #7f3a87a5
 class _AvgStart:
@@ -119,14 +119,19 @@ def _features(dls, encoder, patch_size):
 def _n_classes(*ys) -> int: return int(max(y.max() for y in ys)) + 1
 
 def knn_score(train:tuple, # (features `[N, D]`, targets `[N]`) that vote
-              valid:tuple, # (features, targets) to classify
+              valid:tuple|None=None, # (features, targets) to classify; `None`: each of `train` by the others (leave-one-out)
               k:int=20, # neighbours that vote
              ) -> float:
     "Accuracy on `valid` of a k-nearest-neighbour vote (cosine similarity) among the `train` features"
-    (xt, yt), (xv, yv) = train, valid
+    loo = valid is None
+    (xt, yt), (xv, yv) = train, ifnone(valid, train)
     xt, xv = F.normalize(xt, dim=1), F.normalize(xv, dim=1)
-    k, c = min(k, len(xt)), _n_classes(yt, yv)
-    preds = torch.cat([F.one_hot(yt[(b @ xt.T).topk(k).indices], c).sum(1).argmax(1) for b in xv.split(1024)])
+    k, c = min(k, len(xt) - loo), _n_classes(yt, yv)
+    def vote(i, b):  # the rows of `xv` from `i` on: a chunk of 1024
+        sim = b @ xt.T
+        if loo: sim[torch.arange(len(b)), torch.arange(i, i + len(b))] = -math.inf  # no image votes for itself
+        return F.one_hot(yt[sim.topk(k).indices], c).sum(1).argmax(1)
+    preds = torch.cat([vote(i, b) for i, b in zip(range(0, len(xv), 1024), xv.split(1024))])
     return (preds == yv).float().mean().item()
 
 def knn_accuracy(dls:DataLoaders, # labelled image DataLoaders
@@ -164,6 +169,36 @@ def linear_probe(dls:DataLoaders, # labelled image DataLoaders
                 ) -> float:
     "Validation accuracy of a linear classifier trained on the frozen encoder's mean-pooled latents"
     return linear_score(*_features(dls, encoder, patch_size), epochs=epochs, lr=lr, bs=bs, device=dls.device)
+
+# %% ../nbs/05_finetune.ipynb #7e6a3dfb
+from .learner import _patches_tfm
+
+class KNNProbe(Metric):
+    "Leave-one-out kNN accuracy of the encoder's mean-pooled latents on a few labelled images, at every epoch's end: a column of the epoch table"
+    def __init__(self, items, # labelled image files (their parent folder is the class)
+                 size:int, # image side, as pre-training sees images
+                 k:int=20, # neighbours that vote
+                 bs:int=128, # images per forward pass
+                 label_func=parent_label):
+        items = L(items)
+        if len(set(map(label_func, items))) < 2: raise ValueError(f"KNNProbe needs labelled images of at least 2 classes, got {len(items)} images of {len(set(map(label_func, items)))}")
+        self.items, self.size, self.k, self.bs, self.label_func, self.learn = items, size, k, bs, label_func, None
+    def reset(self): pass
+    def accumulate(self, learn): self.learn = learn
+    @property
+    def name(self): return 'knn_probe'
+    @property
+    def value(self):
+        if self.learn is None: return None
+        if not hasattr(self, 'dl'):  # the probe images' validation transforms: a fixed centre crop, normalised as in pre-training
+            dls = labelled_dls(self.items, self.items[:1], size=self.size, bs=min(self.bs, len(self.items)), label_func=self.label_func,
+                               num_workers=0, device=self.learn.dls.device)
+            self.dl = dls.test_dl(self.items, with_labels=True)
+        enc = encoder_of(self.learn)
+        was = enc.training
+        try: return knn_score(embed(enc, self.dl, patch_size=_patches_tfm(self.learn.dls).patch_size), k=self.k)
+        finally: enc.train(was)
+
 
 # %% ../nbs/05_finetune.ipynb #7166cd05
 def embedding_2d(feats:Tensor, # features `[N, D]`

@@ -38,10 +38,15 @@ def test_pretrain_finetune_predict_chain(tmp_path):
     "The user's path through the command line alone: pre-train on a folder, fine-tune that encoder on labels, classify new images"
     from fastai_cpc.test_utils import synth_image_folder
     data = synth_image_folder(tmp_path/'data', n_train=20, n_valid=6, classes=3, size=32)
-    r = run('pretrain', '--data', str(data/'train'), '--epochs', '1', '--bs', '8', '--num-workers', '0', '--out', str(tmp_path/'m'), '--run-size', 'cpu')
+    r = run('pretrain', '--data', str(data/'train'), '--epochs', '2', '--bs', '8', '--num-workers', '0', '--out', str(tmp_path/'m'), '--run-size', 'cpu',
+            '--probe', str(data))
     assert r.returncode == 0, r.stderr[-3000:]
     enc = tmp_path/'m'/'cpc-encoder.safetensors'
     assert f"encoder: {enc}" in r.stdout
+    head = next(l for l in r.stdout.splitlines() if l.startswith('epoch'))
+    assert head.split()[-2:] == ['knn_probe', 'time']  # the probe's column in the epoch lines
+    knn = [float(l.split()[-2]) for l in r.stdout.splitlines() if re.match(r'^[01] ', l)]
+    assert len(knn) == 2 and all(0 <= a <= 1 for a in knn)
     r = run('finetune', '--encoder', str(enc), '--data', str(data), '--frac', '0.5', '--ft-epochs', '1', '--max-ft-mult', '1', '--n-held-out', '2',
             '--bs', '8', '--num-workers', '0', '--out', str(tmp_path/'m'), '--run-size', 'cpu')
     assert r.returncode == 0, r.stderr[-3000:]
@@ -56,6 +61,8 @@ def test_pretrain_finetune_predict_chain(tmp_path):
     assert r.returncode == 2 and 'no image or folder at' in r.stderr
     r = run('finetune', '--data', str(data))
     assert r.returncode == 2 and '--encoder is required' in r.stderr
+    r = run('pretrain', '--data', str(data/'train'), '--probe', str(tmp_path/'nowhere'))
+    assert r.returncode == 2 and 'no such folder' in r.stderr
 
 @pytest.mark.parametrize('layout, msg', [
     ({'train/a': 8, 'train/b': 8}, 'no validation folder'),
