@@ -13,7 +13,8 @@ from .all import *  # fastai's vision API and every module of this package
 # %% auto #0
 __all__ = ['run_sizes', 'UserError', 'resolve_data', 'EpochLines', 'plain_progress', 'checked_hold_out', 'check_job', 'job_plan',
            'train_classifier', 'export_classifier', 'run_job', 'results_table', 'verdict', 'main', 'probe_items',
-           'run_pretrain', 'pretrain', 'labelled_items', 'run_finetune', 'finetune', 'run_predict', 'predict', 'cli']
+           'run_pretrain', 'pretrain', 'labelled_items', 'run_finetune', 'finetune', 'run_predict', 'predict_command',
+           'cli']
 
 # %% ../nbs/06_cli.ipynb #e5e4fe2f
 _datasets = {'imagenette': URLs.IMAGENETTE_160, 'imagenette-320': URLs.IMAGENETTE_320, 'imagewoof': URLs.IMAGEWOOF_160, 'cifar10': URLs.CIFAR,
@@ -452,7 +453,7 @@ def run_predict(model, # a classifier exported by `fastai-cpc finetune` or `expo
     p, k = probs.max(1)
     return [(f, learn.dls.vocab[i], q) for f, i, q in zip(files, k.tolist(), p.tolist())]
 
-def predict(argv:list|None=None):
+def predict_command(argv:list|None=None):
     "`fastai-cpc predict MODEL IMAGES... [--csv]`: one line per image, its class and probability"
     ap = argparse.ArgumentParser(prog='fastai-cpc predict', description="Classify images with a classifier exported by fastai-cpc finetune (a pickle: use only files you trust)")
     ap.add_argument('model', help='the classifier file (models/classifier.pkl by default)')
@@ -470,7 +471,7 @@ def predict(argv:list|None=None):
 def cli():
     "`fastai-cpc`: the whole job; `fastai-cpc pretrain`, `finetune`, `predict`: its steps on their own"
     sub = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in ('pretrain', 'finetune', 'predict') else None
-    if sub == 'predict': return predict(sys.argv[2:])
+    if sub == 'predict': return predict_command(sys.argv[2:])
     f = dict(pretrain=pretrain, finetune=finetune).get(sub, main).__wrapped__
     args = vars(anno_parser(f, prog=f"fastai-cpc{' ' + sub if sub else ''}").parse_args(sys.argv[2 if sub else 1:]))
     f(**{k: v for k, v in args.items() if k in inspect.signature(f).parameters}) # without anno_parser's --pdb and --xtra
