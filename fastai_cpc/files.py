@@ -6,7 +6,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/files.html.md"""
 
 # %% ../nbs/01a_files.ipynb #348b0be1
 from __future__ import annotations
-import json
+import importlib, json
 from fastai.vision.all import *
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -100,13 +100,22 @@ def _shape_mismatch(model_sd:dict, file_sd:dict) -> list:
     return diff
 
 # %% ../nbs/01a_files.ipynb #b76c9d05
+def _encoder_from(arch, config:dict, fname) -> nn.Module:
+    "A fresh encoder as a file describes it: a preset's `CPCEncoder`, or a `BackboneEncoder` of a torchvision or timm model function"
+    if 'backbone' not in config: return CPCEncoder(**config, arch=arch)
+    if (name := config['backbone']) is None:
+        raise ValueError(f"the encoder in {fname} was built from your own module ({arch}): load it into one, load_encoder(file, encoder=cpc_encoder(YourModule()))")
+    mod, fn = name.rsplit('.', 1)
+    if mod.split('.')[0] not in ('torchvision', 'timm'): raise ValueError(f"{fname} names the backbone {name!r}; only torchvision's and timm's are rebuilt from a file")
+    return BackboneEncoder(getattr(importlib.import_module(mod), fn), dim=config['dim'], n_in=config['n_in'])
+
 def load_encoder(fname, # a file written by `save_encoder`
                  encoder:nn.Module|None=None, # load into this encoder; `None` builds one from the file's configuration
                 ) -> CPCEncoder:
     "Load a patch encoder saved by `save_encoder`, checking every shape and that every weight is finite"
     state, arch, config, patch_size = _read_encoder(fname)
     _check_finite(state, fname, 'load')
-    if encoder is None: encoder = CPCEncoder(**config, arch=arch)
+    if encoder is None: encoder = _encoder_from(arch, config, fname)
     if diff := _shape_mismatch(encoder.state_dict(), state):
         raise ValueError(f"the encoder in {fname} (preset {arch!r}, {patch_size} px patches) does not fit "
                          f"this encoder (preset {getattr(encoder, 'arch', None)!r}): {len(diff)} tensors differ, e.g.\n  " + '\n  '.join(diff[:8]))

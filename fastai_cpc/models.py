@@ -11,8 +11,9 @@ from torch.utils.checkpoint import checkpoint_sequential
 
 # %% auto #0
 __all__ = ['cpc_presets', 'layer_patch_norm', 'PatchNorm', 'patch_norm', 'MatmulConv2d', 'PreActBlock', 'PreActBottleneck',
-           'CPCEncoder', 'cpc_encoder', 'kept_for_backward', 'encode_grid', 'MaskedContextBlock', 'PixelCNNContext',
-           'CPCModel', 'create_cpc_model', 'receptive_field', 'show_receptive_field']
+           'CPCEncoder', 'cpc_encoder', 'patch_norms', 'BackboneEncoder', 'kept_for_backward', 'encode_grid',
+           'MaskedContextBlock', 'PixelCNNContext', 'CPCModel', 'create_cpc_model', 'receptive_field',
+           'show_receptive_field']
 
 # %% ../nbs/01_models.ipynb #8483e3b6
 def layer_patch_norm(x:Tensor, # activations `[N, C, H, W]`, best in channels_last
@@ -125,13 +126,48 @@ class CPCEncoder(Module):
         return F.relu(self.norm(x)).mean((2, 3))
 
 # %% ../nbs/01_models.ipynb #dc8cddb8
-def cpc_encoder(arch:str='tiny', # a key of `cpc_presets`
+def cpc_encoder(arch='tiny', # a key of `cpc_presets`, or a backbone for `BackboneEncoder` (`torchvision.models.resnet18`, a model, your module)
                 n_in:int=3, # input channels
-               ) -> CPCEncoder:
-    "A patch encoder built from a preset"
+                dim:int|None=None, # with a backbone: the latent size it is projected to (`None`: its channels)
+               ) -> nn.Module:
+    "A patch encoder built from a preset or from a backbone"
+    if not isinstance(arch, str): return BackboneEncoder(arch, dim=dim, n_in=n_in)
     if arch not in cpc_presets:
         raise ValueError(f"unknown encoder preset {arch!r}: choose one of {', '.join(cpc_presets)}")
     return CPCEncoder(**cpc_presets[arch], n_in=n_in, arch=arch)
+
+# %% ../nbs/01_models.ipynb #fec247c0
+def patch_norms(model:nn.Module) -> nn.Module:
+    "`model` with every batch norm replaced by a `PatchNorm` over the same channels: each patch normalised on its own"
+    for m in list(model.modules()):
+        for n, c in m.named_children():
+            if isinstance(c, nn.modules.batchnorm._BatchNorm): setattr(m, n, PatchNorm(c.num_features))
+    return model
+
+def _arch_name(arch) -> str|None:
+    "`module.name` of a model function of torchvision or timm: what an encoder file may name to be rebuilt"
+    if isinstance(arch, nn.Module) or not callable(arch): return None
+    name = f"{arch.__module__}.{arch.__qualname__}"
+    return name if name.split('.')[0] in ('torchvision', 'timm') else None
+
+class BackboneEncoder(Module):
+    "A backbone as a patch encoder: its feature map (cut before a global pool), batch norms swapped for `PatchNorm`, mean-pooled, projected to `dim`"
+    def __init__(self, arch, # a model function (`torchvision.models.resnet18`), a model, or a module mapping patches to a feature map
+                 dim:int|None=None, # latent size; `None`: the feature map's channels
+                 n_in:int=3, # input channels
+                ):
+        model = arch if isinstance(arch, nn.Module) else arch()
+        has_pool = any(has_pool_type(c) for c in model.children())
+        self.body = patch_norms(create_body(model, n_in=n_in, pretrained=False) if has_pool else model)
+        with torch.no_grad(): c = self.body(torch.zeros(2, n_in, 32, 32)).shape[1]
+        self.proj = nn.Identity() if dim is None else nn.Linear(c, dim)
+        self.dim, self.patch_size, self.checkpoint = ifnone(dim, c), None, False
+        self.arch = _arch_name(arch) or type(model).__name__
+        self.config = dict(backbone=_arch_name(arch), dim=dim, n_in=n_in)
+        self.to(memory_format=torch.channels_last)
+
+    def forward(self, x): return self.proj(self.body(x).mean((2, 3)))
+
 
 # %% ../nbs/01_models.ipynb #02191414
 def kept_for_backward(f, # a function to run, e.g. `lambda: model(x)`
