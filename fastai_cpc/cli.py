@@ -222,9 +222,16 @@ def verdict(results:list, epochs:int) -> str:
 
 # %% ../nbs/06_cli.ipynb #6155a331
 _user_errors = (UserError, ValueError, FileNotFoundError, TrainingDiverged)
+_positive, _count = (lambda v: v > 0, 'positive'), (lambda v: v >= 1, 'at least 1')
+_option_ranges = dict(frac=(lambda v: 0 < v <= 1, 'in (0, 1]'), size=(lambda v: v > 0, 'a positive number of pixels'), lr=_positive, ft_lr=_positive,
+                      lr_mult=_positive, bs=_count, epochs=_count, ft_epochs=_count, n_held_out=_count, max_ft_mult=_count, mu=_count, n_per_class=_count,
+                      n_train=(lambda v: v >= 0, '0 (all of them) or more'), n_valid=(lambda v: v >= 0, '0 (all of them) or more'),
+                      num_workers=(lambda v: v >= 0, '0 or more'))
 
 def _settings(prog:str, data:str, path:Path, run_size:str|None, options:dict) -> dict:
     "The run size (the one that fits the hardware if not given) with every option given on top; says which, in one line"
+    for k, (ok, should) in _option_ranges.items():  # every option in range before any work
+        if (v := options.get(k)) is not None and not ok(v): raise UserError(f"--{k.replace('_', '-')} must be {should}, got {v}")
     why = ''
     if options.get('preset') is not None:  # the option's name in 0.0.1
         print(f"{prog}: --preset is now --run-size (\"preset\" names the encoders, --arch)", file=sys.stderr)

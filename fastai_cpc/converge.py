@@ -7,7 +7,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/converge.html.md"""
 # %% ../nbs/05b_converge.ipynb #7afc5a16
 from __future__ import annotations
 from fastai.vision.all import *
-from .data import label_subset
+from .data import label_subset, check_arg
 
 # %% auto #0
 __all__ = ['hold_out', 'regularisers', 'ValidateOnce', 'converge']
@@ -49,6 +49,7 @@ def converge(train, # `train(epochs, lr, **options)`: a fresh `Learner`, trained
              log=noop, # called with each trial, a dict
             ) -> tuple: # (the best trained `Learner`, its trial, every trial)
     "Choose a classifier's learning rate, then its number of epochs, then its regularisers, by held-out accuracy; returns the best one trained"
+    check_arg(patience >= 1, 'patience', patience, 'at least 1 doubling')
     if epochs < 1 or lr <= 0: raise ValueError(f"converge needs at least 1 epoch and a positive learning rate to start from, got epochs={epochs}, lr={lr}")
     trials, best = [], None
     def attempt(n_epochs, rate, opts) -> bool:

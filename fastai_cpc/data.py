@@ -11,15 +11,24 @@ from functools import lru_cache
 from fastai.vision.all import *
 
 # %% auto #0
-__all__ = ['grid_size', 'patchify', 'patches_to_image', 'TensorPatches', 'PatchAugment', 'CPCPatches', 'to_rgb', 'RGBImage',
-           'check_images', 'cpc_dls', 'cpc_device_dls', 'show_augmented', 'label_subset', 'valid_folder',
+__all__ = ['check_arg', 'grid_size', 'patchify', 'patches_to_image', 'TensorPatches', 'PatchAugment', 'CPCPatches', 'to_rgb',
+           'RGBImage', 'check_images', 'cpc_dls', 'cpc_device_dls', 'show_augmented', 'label_subset', 'valid_folder',
            'labelled_dls', 'subset_dls']
+
+# %% ../nbs/00_data.ipynb #4a339f9a
+def check_arg(ok:bool, # does the value pass?
+              name:str, value, # the argument, as the caller spells it, and its value
+              should:str, # what it should be, e.g. 'at least 1'
+             ):
+    "Refuse a bad argument before any work, with a `ValueError` that names it, its value, and what it should be"
+    if not ok: raise ValueError(f"{name} must be {should}, got {value!r}")
 
 # %% ../nbs/00_data.ipynb #ec35dfd1
 def grid_size(size:int, # side S of the (square) image, in pixels
               patch_size:int, # side P of a patch; the stride is P//2
              ) -> int: # G, the number of patches along each side
     "Side of the patch grid, `2*size/patch_size - 1`; raises a clear error for impossible sizes"
+    check_arg(size > 0, 'size', size, 'a positive number of pixels')
     if patch_size < 2 or patch_size % 2:
         raise ValueError(f"patch_size must be an even number of pixels >= 2 (the stride is patch_size/2), got {patch_size}")
     if patch_size > size:
@@ -79,6 +88,8 @@ class PatchAugment:
                  jitter:float=0.25, # crop side drawn from [1-jitter, 1] of the patch side, then resized back
                  drop_fill=imagenet_stats[0], # value per channel that replaces a dropped channel
                 ):
+        for k in ('p_drop', 'p_grey', 'p_flip'): check_arg(0 <= locals()[k] <= 1, k, locals()[k], 'a probability, in [0, 1]')
+        for k in ('brightness', 'contrast', 'saturation', 'jitter'): check_arg(0 <= locals()[k] < 1, k, locals()[k], 'a strength in [0, 1)')
         store_attr()
 
     def colour(self, x:Tensor) -> Tensor:
@@ -211,6 +222,7 @@ def _image_items(source, check:bool=True) -> L:
 
 # %% ../nbs/00_data.ipynb #a8987282
 def _check_bs(bs:int, n_train:int):
+    check_arg(bs >= 1, 'bs', bs, 'at least 1 image')
     if bs > n_train:
         raise ValueError(f"batch size {bs} is larger than the {n_train} training images: use bs <= {n_train} (or more images)")
 
@@ -232,6 +244,9 @@ def cpc_dls(source, # a folder of images (searched recursively) or a list of ima
            ) -> DataLoaders:
     "Unlabelled `DataLoaders` whose batches are CPC patch grids `[B, G, G, C, P, P]`; `dls.image_size` and `dls.patch_size` say their sizes"
     grid_size(size, patch_size)
+    check_arg(bs >= 1, 'bs', bs, 'at least 1 image')
+    check_arg(0 <= valid_pct < 1, 'valid_pct', valid_pct, 'in [0, 1)')
+    check_arg(0 < min_scale <= 1, 'min_scale', min_scale, 'in (0, 1]')
     store_size = ifnone(store_size, size)
     if on_device and store_size < size: raise ValueError(f"store_size={store_size} is smaller than the crop size {size}: use store_size >= {size}")
     items = _image_items(source)
@@ -328,6 +343,7 @@ def labelled_dls(train_items, # labelled training images
                  **kwargs, # passed to `DataBlock.dataloaders`
                 ) -> DataLoaders:
     "Labelled `DataLoaders` from lists of training and validation images"
+    check_arg(size > 0, 'size', size, 'a positive number of pixels'); check_arg(0 < min_scale <= 1, 'min_scale', min_scale, 'in (0, 1]')
     trn, val = check_images(train_items), check_images(valid_items)
     if not len(trn) or not len(val): raise ValueError(f"need training and validation images, got {len(trn)} and {len(val)}")
     _check_bs(bs, len(trn))

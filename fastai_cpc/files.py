@@ -85,7 +85,9 @@ def _read_encoder(fname) -> tuple:
     if not _is_safetensors(fname):
         d = read_weights(fname, 'encoder file', _enc_format, 'save_encoder')
         return d['state_dict'], d['arch'], d['config'], d['patch_size']
-    with safe_open(fname, 'pt') as f:
+    try: f = safe_open(fname, 'pt')
+    except Exception as e: raise ValueError(f"{fname} is cut short or corrupt (safetensors: {e}): write it again with `save_encoder`, or use an earlier copy") from e
+    with f:
         meta = f.metadata() or {}
         if meta.get('format') != _enc_format:
             raise ValueError(f"{fname} is a safetensors file but not a fastai_cpc encoder file (no '{_enc_format}' header): use a file written by `save_encoder`")

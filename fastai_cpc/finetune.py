@@ -123,6 +123,7 @@ def knn_score(train:tuple, # (features `[N, D]`, targets `[N]`) that vote
               k:int=20, # neighbours that vote
              ) -> float:
     "Accuracy on `valid` of a k-nearest-neighbour vote (cosine similarity) among the `train` features"
+    check_arg(k >= 1, 'k', k, 'at least 1 neighbour')
     loo = valid is None
     (xt, yt), (xv, yv) = train, ifnone(valid, train)
     xt, xv = F.normalize(xt, dim=1), F.normalize(xv, dim=1)
@@ -152,6 +153,7 @@ def linear_score(train:tuple, # (features `[N, D]`, targets `[N]`) to fit
                 ) -> float:
     "Accuracy on `valid` of a linear classifier trained on the standardised `train` features"
     (xt, yt), (xv, yv) = train, valid
+    check_arg(epochs >= 1, 'epochs', epochs, 'at least 1')
     mean, std = xt.mean(0), xt.std(0) + 1e-6
     fdls = DataLoaders(DataLoader(list(zip((xt-mean)/std, yt)), bs=bs, shuffle=True),
                        DataLoader(list(zip((xv-mean)/std, yv)), bs=bs), device=device)
@@ -181,6 +183,7 @@ class KNNProbe(Metric):
                  bs:int=128, # images per forward pass
                  label_func=parent_label):
         items = L(items)
+        check_arg(size > 0, 'size', size, 'a positive number of pixels'); check_arg(k >= 1, 'k', k, 'at least 1 neighbour')
         if len(set(map(label_func, items))) < 2: raise ValueError(f"KNNProbe needs labelled images of at least 2 classes, got {len(items)} images of {len(set(map(label_func, items)))}")
         self.items, self.size, self.k, self.bs, self.label_func, self.learn = items, size, k, bs, label_func, None
     def reset(self): pass

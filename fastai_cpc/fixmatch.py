@@ -10,7 +10,7 @@ from fastai.vision.all import *
 import kornia.augmentation as K
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from fastai.distributed import DistributedDL
-from .data import RGBImage
+from .data import RGBImage, check_arg
 from .distributed import world
 
 # %% auto #0
@@ -53,6 +53,7 @@ def unlabelled_dl(source, # a folder of images (searched recursively) or a list 
                   **kwargs, # passed to `TfmdDL`, e.g. `num_workers`
                  ) -> TfmdDL:
     "Batches of `mu` x `dls.bs` unlabelled images in [0, 1] (and their labels where `label_func` gives one of `dls.vocab`)"
+    check_arg(mu >= 1, 'mu', mu, 'at least 1 unlabelled image per labelled one')
     items = L(get_image_files(source) if isinstance(source, (str, Path)) else source)
     bs = mu * dls.bs
     if len(items) < bs: raise ValueError(f"{len(items)} unlabelled images cannot fill one batch of mu * bs = {mu} * {dls.bs} = {bs}: lower mu or the batch size")
@@ -79,6 +80,9 @@ class FixMatch(Callback):
                  ema:float|None=None, # decay of an exponential moving average of the weights used for validation and kept at the end (0.999 in the paper)
                  adapt_decay:float=0.999, # with threshold='adaptive': decay of the averages the thresholds follow (FreeMatch's 0.999)
                 ):
+        check_arg(threshold == 'adaptive' or (isinstance(threshold, (int, float)) and 0 <= threshold <= 1), 'threshold', threshold,
+                  "a confidence in [0, 1] (above 1 no pseudo-label ever passes), or 'adaptive'")
+        check_arg(lambda_u >= 0, 'lambda_u', lambda_u, '0 or more')
         store_attr()
         self.tau = self.p_class = None  # the adaptive thresholds' averages, from the first step on
         self.weak, self.strong = ifnone(weak, weak_augment()), ifnone(strong, strong_augment())

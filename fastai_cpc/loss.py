@@ -8,6 +8,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/loss.html.md"""
 from __future__ import annotations
 from fastai.vision.all import *
 from torch.utils.checkpoint import checkpoint
+from .data import check_arg
 from .distributed import gather_with_grad, mean_over_processes
 
 # %% auto #0
@@ -47,6 +48,7 @@ class CPCLoss(Module):
                  temperature:float|None=None, # score cosine similarities divided by this (L2-normalised vectors, as SimCLR); `None`: dot products times `scale`
                  global_negatives:bool=True, # with several processes (DDP), score against every process's targets, not only this one's
                 ):
+        check_arg(scale > 0, 'scale', scale, 'positive')
         if chunk is not None and chunk < 1: raise ValueError(f"chunk must be a positive number of predictions, or None, got {chunk}")
         if temperature is not None and temperature <= 0: raise ValueError(f"temperature must be positive, or None for dot products, got {temperature}")
         self.offsets, self.scale, self.chunk, self.temperature, self.global_negatives = tuple(offsets), scale, chunk, temperature, global_negatives

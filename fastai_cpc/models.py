@@ -8,6 +8,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/models.html.md"""
 from __future__ import annotations
 from fastai.vision.all import *
 from torch.utils.checkpoint import checkpoint_sequential
+from .data import check_arg
 
 # %% auto #0
 __all__ = ['cpc_presets', 'layer_patch_norm', 'PatchNorm', 'patch_norm', 'MatmulConv2d', 'PreActBlock', 'PreActBottleneck',
@@ -226,6 +227,9 @@ class CPCModel(Module):
                  share_context:bool=True, # one context network for all directions, or one each
                 ):
         if not 1 <= n_dirs <= 4: raise ValueError(f"n_dirs must be 1, 2, 3 or 4, got {n_dirs}")
+        check_arg(target_dim >= 1, 'target_dim', target_dim, 'at least 1')
+        check_arg(context_blocks >= 0, 'context_blocks', context_blocks, '0 or more')
+        check_arg(context_dim is None or context_dim >= 1, 'context_dim', context_dim, 'at least 1, or None')
         if not len(offsets) or min(offsets) < 1: raise ValueError(f"offsets must be positive row counts, got {offsets}")
         self.encoder, self.offsets, self.n_dirs, self.target_dim = encoder, tuple(offsets), n_dirs, target_dim
         n_ctx = 1 if share_context else n_dirs

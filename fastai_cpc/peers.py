@@ -8,6 +8,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/peers.html.md"""
 from __future__ import annotations
 
 from fastai.vision.all import *
+from .data import check_arg
 from .models import cpc_encoder, cpc_presets
 
 # %% auto #0
@@ -45,6 +46,7 @@ def peer_dls(items, # image files (labels unused)
     from lightly.transforms import SimCLRTransform
     items = L(items)
     if not len(items): raise ValueError("no images to pre-train on: pass a list of image files")
+    check_arg(size > 0, 'size', size, 'a positive number of pixels'); check_arg(bs >= 1, 'bs', bs, 'at least 1 image')
     views = TwoViews(SimCLRTransform(input_size=size, gaussian_blur=0.))
     dsets = Datasets(items, [[PILImage.create, views], [_no_target]], splits=RandomSplitter(valid_pct, seed=seed)(items))
     return dsets.dataloaders(bs=bs, drop_last=True, **kwargs)
