@@ -23,6 +23,7 @@ from .checkpoint import *
 from .finetune import *
 from .fixmatch import *
 from .converge import *
+from .distill import *
 from .peers import * # imports lightly only when a peer is built (pip install "fastai_cpc[bench]")
 from .distributed import *
 __all__ = [o for o in dir() if not o.startswith('_')] # re-export all of the above (nbdev would make this empty)
