@@ -41,8 +41,8 @@ def resolve_data(data:str, need_train:bool=True) -> Path:
 
 # %% ../nbs/06_cli.ipynb #c7e14409
 run_sizes = {
-    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=10, ft_epochs=5, lr=1e-3, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=1000, n_dirs=2, head='linear', on_device=False, bf16=False, compile=False, fused_adam=False, semi=False, mu=2, n_held_out=50, max_ft_mult=8),
-    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True, compile=True, fused_adam=True, semi=False, mu=7, n_held_out=50, max_ft_mult=8),
+    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=10, ft_epochs=5, lr=1e-3, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=1000, n_dirs=2, head='linear', on_device=False, bf16=False, compile=False, fused_adam=False, semi=None, mu=2, n_held_out=50, max_ft_mult=8),
+    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True, compile=True, fused_adam=True, semi=None, mu=7, n_held_out=50, max_ft_mult=8),
 }
 
 def __getattr__(name):
@@ -125,24 +125,26 @@ def job_plan(frac:float, c:dict, n_train:int, n_labelled:int, n_held:int, encode
            if encoder is None else f"no pre-training: the encoder {encoder} ({c['patch_size']} px patches) at {c['size']} px")
     return (f"{pre}; then on {n_labelled} labelled images ({frac:.0%}), at lr {c['ft_lr']:g}: the CPC classifier "
             f"(`fine_tune`: 1 epoch head only, then all layers, lr_mult={c['lr_mult']:g}) and the same classifier from scratch (one cycle)"
-            f"{'' if not c.get('semi') else ', and the CPC classifier again with FixMatch (' + str(c['mu']) + ' unlabelled images per labelled one)'}, "
+            f"{'' if not c.get('semi') else ', and the CPC classifier again with ' + _semi_names[c['semi']] + ' (' + str(c['mu']) + ' unlabelled images per labelled one)'}, "
             f"each trained for {e}, {2 * e}, {4 * e}, ... epochs (at most {c['max_ft_mult'] * e}) while its accuracy on {n_held} held-out training images "
             f"still rises; the best of each validated on {'about ' + str(c['n_valid']) if c['n_valid'] else 'all the'} validation images")
 
 def train_classifier(dls:DataLoaders, # labelled images, validated on held-out *training* images
                      encoder, # a pre-trained encoder (file, Learner, ...) to fine-tune, or a preset name to train from scratch
                      c:dict, # settings of a run size: head, patch_size, ft_epochs, ft_lr, lr_mult, max_ft_mult, mu, bf16
-                     unlabelled=None, # images to use again, unlabelled, with FixMatch; `None`: no FixMatch
+                     unlabelled=None, # images to use again, unlabelled: with FixMatch, or to distil `teacher` on; `None`: neither
+                     teacher:Learner|None=None, # a trained classifier: the student starts as its copy and learns its predictions on `unlabelled` (`Distill`)
                      num_workers=None, # DataLoader workers of the unlabelled images
                      log=print, name:str='classifier',
                     ) -> tuple: # (the best `Learner`, its settings)
     "A classifier on `encoder`, trained for `ft_epochs + 1` epochs, then twice and four times as many..., while its held-out accuracy rises (`converge`)"
     scratch = isinstance(encoder, str) and encoder in cpc_presets
     def train(epochs, lr):
-        cbs = [ValidateOnce()] + ([FixMatch(unlabelled_dl(unlabelled, dls, mu=c['mu'], num_workers=num_workers))] if unlabelled is not None else [])
-        learn = _precision(cpc_classifier(dls, encoder, head=c['head'], patch_size=c['patch_size'], cbs=cbs), AttrDict(c))
+        ul = unlabelled_dl(unlabelled, dls, mu=c['mu'], num_workers=num_workers) if unlabelled is not None else None
+        if teacher is not None: learn = _precision(distill_learner(teacher, ul, cbs=ValidateOnce()), AttrDict(c))
+        else: learn = _precision(cpc_classifier(dls, encoder, head=c['head'], patch_size=c['patch_size'], cbs=[ValidateOnce()] + ([FixMatch(ul)] if ul else [])), AttrDict(c))
         with learn.no_bar(), learn.no_logging():
-            if scratch: learn.fit_one_cycle(epochs, lr)
+            if scratch or teacher is not None: learn.fit_one_cycle(epochs, lr)  # a student starts from its trained teacher: one cycle, no frozen epoch
             else: learn.fine_tune(epochs - 1, lr, lr_mult=c['lr_mult'])
         return learn
     e = c['ft_epochs'] + 1
@@ -152,7 +154,7 @@ def train_classifier(dls:DataLoaders, # labelled images, validated on held-out *
 
 def export_classifier(learn:Learner, fname) -> Path:
     "Export a trained classifier for `load_learner` and `fastai-cpc predict`, without its training-only callbacks"
-    learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, (ValidateOnce, FixMatch, MixedPrecision))])
+    learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, (ValidateOnce, FixMatch, Distill, MixedPrecision))])
     fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
     learn.path = fname.parent
     learn.export(fname.name)
@@ -162,7 +164,7 @@ def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Pa
             encoder=None, # an encoder file (from `fastai-cpc pretrain` or `save_encoder`): skip pre-training, fine-tune it
             **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16, compile, fused_adam, semi, mu, n_held_out, max_ft_mult
            ) -> list:
-    "Pre-train, then train on `frac` of the labels the CPC classifier, the same classifier from scratch (and, with `semi`, CPC + FixMatch), each as long as a held-out share of the training images says; one result dict per method"
+    "Pre-train, then train on `frac` of the labels the CPC classifier, the same classifier from scratch (and, with `semi`, CPC + FixMatch or + distillation), each as long as a held-out share of the training images says; one result dict per method"
     c = AttrDict({**run_sizes['cpu'], **cfg})
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus), device=device)
     if encoder is not None: c.patch_size = load_encoder(encoder).patch_size  # a missing or broken file stops here, before any work
@@ -182,11 +184,13 @@ def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Pa
     trn = label_subset(pool, frac=frac, seed=seed)
     dls = labelled_dls(trn, held, size=c.size, bs=min(c.bs, len(trn)), **kw)  # validated on the held-out images while choosing
     results = []
-    methods = [('CPC pre-trained', enc_file), ('from scratch', c.arch)] + ([('CPC + FixMatch', enc_file)] if c.semi else [])
+    methods = [('CPC pre-trained', enc_file), ('from scratch', c.arch)] + ([(f'CPC + {_semi_names[c.semi]}', enc_file)] if c.semi else [])
+    learns = {}
     for name, encoder in methods:
         t = time.time()
-        learn, chosen = train_classifier(dls, encoder, c, unlabelled=train_items if name == 'CPC + FixMatch' else None,  # the pre-training images again
-                                         num_workers=kw['num_workers'], log=log, name=name)
+        learn, chosen = train_classifier(dls, encoder, c, unlabelled=train_items if name.startswith('CPC +') else None,  # the pre-training images again
+                                         teacher=learns.get('CPC pre-trained') if c.semi == 'distill' else None, num_workers=kw['num_workers'], log=log, name=name)
+        learns[name] = learn
         with learn.no_bar(): acc = float(learn.validate(dl=dls.test_dl(val, with_labels=True))[1])
         results.append(dict(method=name, labels=len(trn), frac=frac, epochs=chosen['epochs'], n_valid=len(val), accuracy=acc, seconds=time.time() - t,
                             encoder=str(enc_file), **(dict(classifier=str(export_classifier(learn, Path(out)/'cpc_classifier.pkl'))) if name == 'CPC pre-trained' else {})))
@@ -217,11 +221,12 @@ def verdict(results:list, epochs:int) -> str:
                f"(--epochs {2 * epochs}, or `fastai-cpc pretrain`, resumable) or on more images.")
     if len(results) < 3: return v
     fm = results[2]; dfm = fm['accuracy'] - cpc['accuracy']
-    return v + (f" FixMatch {'adds' if dfm >= 0 else 'loses'} {abs(dfm) * 100:.1f} points on top of CPC "
+    return v + (f" {fm['method'].split('+ ')[1]} {'adds' if dfm >= 0 else 'loses'} {abs(dfm) * 100:.1f} points on top of CPC "
                 f"({'within' if abs(dfm) < _noise(fm['accuracy'], cpc['accuracy'], n) else 'beyond'} the noise).")
 
 # %% ../nbs/06_cli.ipynb #6155a331
 _user_errors = (UserError, ValueError, FileNotFoundError, TrainingDiverged)
+_semi_names = dict(fixmatch='FixMatch', distill='distillation')  # --semi's values, and their rows' names
 _positive, _count = (lambda v: v > 0, 'positive'), (lambda v: v >= 1, 'at least 1')
 _option_ranges = dict(frac=(lambda v: 0 < v <= 1, 'in (0, 1]'), size=(lambda v: v > 0, 'a positive number of pixels'), lr=_positive, ft_lr=_positive,
                       lr_mult=_positive, bs=_count, epochs=_count, ft_epochs=_count, n_held_out=_count, max_ft_mult=_count, mu=_count, n_per_class=_count,
@@ -232,6 +237,7 @@ def _settings(prog:str, data:str, path:Path, run_size:str|None, options:dict) ->
     "The run size (the one that fits the hardware if not given) with every option given on top; says which, in one line"
     for k, (ok, should) in _option_ranges.items():  # every option in range before any work
         if (v := options.get(k)) is not None and not ok(v): raise UserError(f"--{k.replace('_', '-')} must be {should}, got {v}")
+    if options.get('semi') not in (None, *_semi_names): raise UserError(f"--semi must be one of {', '.join(_semi_names)}, got {options['semi']!r}")
     why = ''
     if options.get('preset') is not None:  # the option's name in 0.0.1
         print(f"{prog}: --preset is now --run-size (\"preset\" names the encoders, --arch)", file=sys.stderr)
@@ -275,7 +281,7 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
          bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu run size: on)
          compile:bool_arg=None, # compile the model's forward with torch.compile (gpu run size: on)
          fused_adam:bool_arg=None, # fused Adam (`fused_adam`; gpu run size: on)
-         semi:store_true=False, # also fine-tune CPC + FixMatch, the pre-training images used again unlabelled (each step costs 1 + 2*mu)
+         semi:str=None, # 'fixmatch' or 'distill': a third row, the pre-training images used again unlabelled, by FixMatch (each step costs 1 + 2*mu) or by distilling the CPC classifier into a student
          mu:int=None, # FixMatch's unlabelled images per labelled image (cpu run size: 2, gpu: 7)
          encoder:str=None, # skip pre-training: fine-tune this encoder file (from `fastai-cpc pretrain` or `save_encoder`)
          out:str='models', # folder for the pre-trained encoder and the exported classifier
@@ -405,7 +411,8 @@ def run_finetune(path:Path, # a labelled folder (`labelled_items`)
     log(f"fine-tune {encoder} on {len(trn)} labelled images at {c.size} px, {len(held)} held out to decide how long; validate on {len(val)}")
     nw = ifnone(num_workers, defaults.cpus)
     dls = labelled_dls(trn, held, size=c.size, bs=min(c.bs, len(trn)), num_workers=nw, device=device)
-    learn, chosen = train_classifier(dls, encoder, c, unlabelled=pool if c.semi else None, num_workers=nw, log=log, name='CPC pre-trained')
+    learn, chosen = train_classifier(dls, encoder, c, unlabelled=pool if c.semi == 'fixmatch' else None, num_workers=nw, log=log, name='CPC pre-trained')
+    if c.semi == 'distill': learn, chosen = train_classifier(dls, encoder, c, unlabelled=pool, teacher=learn, num_workers=nw, log=log, name='CPC + distillation')
     with learn.no_bar(): acc = float(learn.validate(dl=dls.test_dl(val, with_labels=True))[1])
     return dict(classifier=export_classifier(learn, Path(out)/f'{name}.pkl'), accuracy=acc, labels=len(trn), epochs=chosen['epochs'], n_valid=len(val))
 
@@ -423,7 +430,7 @@ def finetune(encoder:str=None, # the encoder file to fine-tune (from `fastai-cpc
              max_ft_mult:int=None, # train no longer than this many times ft_epochs + 1 epochs
              ft_lr:float=None, # learning rate
              lr_mult:float=None, # the encoder trains at ft_lr/lr_mult after the head's epoch
-             semi:store_true=False, # FixMatch on the training images, used again unlabelled
+             semi:str=None, # 'fixmatch' or 'distill': the training images used again unlabelled, by FixMatch, or by distilling the fine-tuned classifier into a student (exported instead)
              mu:int=None, # FixMatch's unlabelled images per labelled image
              seed:int=0, # seed of the subsets
              num_workers:int=None, # DataLoader workers (fastai's default if not given)

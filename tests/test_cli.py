@@ -13,7 +13,7 @@ def run(*args, **kw):
 
 def test_cli_cpu_run_size_end_to_end(tmp_path):
     r = run('--data', 'imagenette', '--run-size', 'cpu', '--n-train', '128', '--n-valid', '100', '--epochs', '1',
-            '--ft-epochs', '1', '--frac', '0.01', '--bs', '16', '--num-workers', '0', '--out', str(tmp_path), '--semi', '--n-held-out', '5', '--max-ft-mult', '2')
+            '--ft-epochs', '1', '--frac', '0.01', '--bs', '16', '--num-workers', '0', '--out', str(tmp_path), '--semi', 'fixmatch', '--n-held-out', '5', '--max-ft-mult', '2')
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [l for l in r.stdout.splitlines() if l.startswith('| CPC') or l.startswith('| from scratch')]
     assert len(rows) == 3 and rows[2].startswith('| CPC + FixMatch'), r.stdout[-3000:]
@@ -110,7 +110,8 @@ def test_preset_is_the_old_name_of_run_size(capsys):
     (['--run-size', 'tpu'], "unknown run size 'tpu'"),
     (['--arch', 'resnet9000', '--n-train', '64', '--epochs', '1'], "unknown encoder preset 'resnet9000'"),
     (['--size', '32', '--patch-size', '64'], 'larger than the image'),
-    (['--semi', '--n-train', '20', '--mu', '7', '--epochs', '1'], '--semi needs at least mu * bs'),
+    (['--semi', 'fixmatch', '--n-train', '20', '--mu', '7', '--epochs', '1'], '--semi needs at least mu * bs'),
+    (['--semi', 'mixmatch'], '--semi must be one of fixmatch, distill'),
 ])
 def test_cli_user_errors_are_one_line(args, msg):
     r = run('--run-size', 'cpu', '--num-workers', '0', *args)
