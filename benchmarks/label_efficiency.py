@@ -7,6 +7,8 @@ labels unused, then train classifiers on stratified subsets of the whole labelle
 - `fastai`: what a fastai user would do without this package, `vision_learner` with an `xresnet` from random weights, `fit_one_cycle`;
 - `cpc_fixmatch`, `scratch_fixmatch` (at 5% and below, `--protocol fixed` only): `cpc_finetune` and `scratch` with the
   `FixMatch` callback, which uses every training image again, unlabelled, while fine-tuning;
+- `cpc_distill` (converged protocol, when named in `--sides`): `cpc_finetune` as chosen, then a student that starts as its copy
+  and learns its softened predictions on every training image, unlabelled (`fastai_cpc.distill`), by the same rule;
 - `simclr_finetune`, `byol_finetune` (when named in `--sides`): lightly's SimCLR and BYOL (`fastai_cpc.peers`), pre-trained
   by `benchmarks/pretrain_efficiency.py` for its compute budget (their backbones in `--peer-cache`), fine-tuned as `cpc_finetune` is.
 
@@ -40,7 +42,8 @@ from provenance import provenance
 
 here = Path(__file__).resolve().parent
 peer_sides = ('simclr_finetune', 'byol_finetune')  # the self-supervised peers, fine-tuned as cpc_finetune is; run when named in --sides
-sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scratch_fixmatch', *peer_sides)
+opt_in_sides = (*peer_sides, 'cpc_distill')  # run only when named in --sides
+sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scratch_fixmatch', *opt_in_sides)
 fixmatch_sides = ('cpc_fixmatch', 'scratch_fixmatch')  # run where frac <= fixmatch_max_frac
 fixmatch_keys = ('mu', 'threshold', 'lambda_u', 'fixmatch_max_frac')  # settings only the FixMatch sides read
 own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, 'peer_arch': peer_sides, 'peer_cache': peer_sides}  # settings only some sides read
@@ -146,16 +149,31 @@ def trained(side:str, dls:DataLoaders, enc:Path, c:AttrDict, epochs:int, lr:floa
     learn.remove_cb(ProgressCallback)  # `converge` validates it on the held-out images: no bar for that either
     return fit_side(learn, side, epochs, lr, c)
 
-def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:L, enc:Path, c:AttrDict, e0:int, choices:dict, log=print) -> dict:
+def distilled(teacher:Learner, dls:DataLoaders, pool:L, c:AttrDict, num_workers, epochs:int, lr:float, **options) -> Learner:
+    "`cpc_distill`'s student: it starts as the fine-tuned `teacher` and learns its predictions on the unlabelled `pool` (`Distill`), one cycle"
+    reg = regularisers(**options)
+    learn = distill_learner(teacher, unlabelled_dl(pool, dls, mu=c.mu, num_workers=num_workers), cbs=[ValidateOnce(), *reg['cbs']])
+    learn.loss_func = reg['loss_func']
+    learn.remove_cb(ProgressCallback)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
+    return learn
+
+def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:L, enc:Path, c:AttrDict, e0:int, choices:dict, log=print,
+                  pool:L=None, num_workers=None) -> dict:
     "One run of the converged protocol: on the first seed, `converge` chooses the side's settings on the held-out images; then its validation accuracy"
-    key = f'{side}@{frac:g}'
+    key, fit = f'{side}@{frac:g}', partial(trained, side, dls, enc, c)
+    if side == 'cpc_distill':  # the teacher: cpc_finetune as chosen at this fraction, trained on this seed's subset
+        ft = choices.get(f'cpc_finetune@{frac:g}')
+        if ft is None: raise ValueError("cpc_distill needs cpc_finetune's choice at this fraction: run cpc_finetune first (--sides cpc_finetune,cpc_distill)")
+        teacher = trained('cpc_finetune', dls, enc, c, ft['epochs'], ft['lr'], **{o: True for o in ft['options']})
+        fit = partial(distilled, teacher, dls, pool, c, num_workers)
     if key not in choices:
         t = time.time()
-        learn, chosen, trials = converge(partial(trained, side, dls, enc, c), e0, c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * e0, patience=c.patience,
+        learn, chosen, trials = converge(fit, e0, c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * e0, patience=c.patience,
                                          log=lambda o: log(f"    {side} {frac:.0%} trial: {o}"))
         choices[key] = dict(chosen, base_epochs=e0, trials=trials, selection_image_passes=sum(o['epochs'] for o in trials) * len(trn),
                             selection_seconds=round(time.time() - t, 1))
-    else: learn = trained(side, dls, enc, c, choices[key]['epochs'], choices[key]['lr'], **{o: True for o in choices[key]['options']})
+    else: learn = fit(choices[key]['epochs'], choices[key]['lr'], **{o: True for o in choices[key]['options']})
     ch = choices[key]
     acc = float(learn.validate(dl=dls.test_dl(valid, with_labels=True))[1])
     return dict(accuracy=acc, epochs=ch['epochs'], lr=ch['lr'], options=ch['options'], image_passes=ch['epochs'] * len(trn))
@@ -204,7 +222,9 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     if converged and 'flops' not in res: res['flops'] = compute_costs(pool, label_pool, tune, enc, c)
     if converged and (new_sides := [s for s in run_peers if s not in res['flops']['per_image']]):
         res['flops']['per_image'].update(compute_costs(pool, label_pool, tune, enc, c, new_sides)['per_image'])
-    res['sides'] = list(dict.fromkeys(res['sides'] + [s for s in run_peers] + [r['side'] for r in res['runs']]))
+    if converged and 'cpc_distill' in only:  # counted from the fine-tuning step's: one labelled step, and per labelled image mu unlabelled
+        res['flops']['per_image']['cpc_distill'] = res['flops']['per_image']['cpc_finetune'] * (1 + c.mu * 4 / 3)  # ones through the student (a step) and the teacher (a forward, a third of one)
+    res['sides'] = list(dict.fromkeys(res['sides'] + [s for s in only if s in opt_in_sides] + [r['side'] for r in res['runs']]))
     done = {(r['side'], r['frac'], r['seed']) for r in res['runs']}
     for frac in fracs:
         for seed in range(n_seeds(frac, seeds)):
@@ -212,9 +232,9 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
             dls = labelled_dls(trn, tune if converged else valid, size=c.size, bs=min(c.ft_bs, len(trn)), **ft_kw)
             epochs = ft_epochs(len(trn), dls.bs, c.min_epochs, c.min_steps)
             for side in only:
-                if (side, frac, seed) in done or (side in fixmatch_sides and (frac > c.fixmatch_max_frac or converged)): continue
+                if (side, frac, seed) in done or (side in fixmatch_sides and (frac > c.fixmatch_max_frac or converged)) or (side == 'cpc_distill' and not converged): continue
                 set_seed(seed); t = time.time()
-                if converged: out = converged_run(side, frac, seed, trn, dls, valid, enc, c, epochs, res['choices'], log)
+                if converged: out = converged_run(side, frac, seed, trn, dls, valid, enc, c, epochs, res['choices'], log, pool=pool, num_workers=ft_kw.get('num_workers'))
                 else: out = dict(epochs=epochs, **train(classifier(side, dls, enc, c, pool, ft_kw.get('num_workers')), side, epochs, c))
                 res['runs'].append(dict(side=side, frac=frac, seed=seed, labels=len(trn), **out, seconds=round(time.time() - t, 1),
                                         device=(meta or {}).get('device')))  # a resumed run may finish on another machine
@@ -284,7 +304,7 @@ def _gflop(x:float) -> str: return f"{x / 1e9:,.0f}" if x >= 1e10 else f"{x / 1e
 def to_markdown_converged(res:dict) -> str:
     "The results file of the converged protocol: what was run, where, the table, every choice and the compute of every side"
     m, c, fl = res['meta'], res['config'], res['flops']
-    peers = [s for s in peer_sides if s in res.get('sides', [])]
+    peers = [s for s in opt_in_sides if s in res.get('sides', [])]  # the opt-in sides' columns, where they ran
     lines = [f"# Label efficiency, `{m['profile']}` profile, {res['dataset']}: every side trained to convergence", "",
              f"- command: `{m['command']}`", f"- device: {_devices(res)}",
              f"- versions: " + (v if isinstance(v := m['versions'], str) else ', '.join(f'{k} {x}' for k, x in v.items())), f"- commit: `{m['commit']}`", f"- date: {m['date']}",
@@ -369,7 +389,7 @@ def to_markdown(res:dict) -> str:
 
 _labels = {'cpc_finetune': 'CPC + fine_tune', 'cpc_frozen': 'CPC, frozen encoder', 'scratch': 'same classifier, from scratch', 'fastai': 'fastai xresnet, from scratch',
            'cpc_fixmatch': 'CPC + fine_tune + FixMatch', 'scratch_fixmatch': 'from scratch + FixMatch',
-           'simclr_finetune': 'SimCLR (lightly) + fine_tune', 'byol_finetune': 'BYOL (lightly) + fine_tune'}
+           'simclr_finetune': 'SimCLR (lightly) + fine_tune', 'byol_finetune': 'BYOL (lightly) + fine_tune', 'cpc_distill': 'CPC + fine_tune + distillation'}
 
 def plot(res:dict, fname:Path):
     "Accuracy against labelled fraction on a log axis, every side, like the paper's Figure 1"
@@ -425,7 +445,7 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
                  n_tune=n_tune, max_mult=max_mult)
     given = {k: v for k, v in given.items() if v is not None}
     fr = [float(f) for f in fracs.split(',')] if fracs else fractions
-    only = tuple(sides.split(',')) if sides else tuple(s for s in globals()['sides'] if s not in peer_sides)  # the parameter hides the module's tuple of every side
+    only = tuple(sides.split(',')) if sides else tuple(s for s in globals()['sides'] if s not in opt_in_sides)  # the parameter hides the module's tuple of every side
     if bad := [o for o in only if o not in globals()['sides']]: sys.exit(f"label_efficiency: unknown side {bad[0]!r}: use some of {', '.join(globals()['sides'])}")
     out_dir = Path(out); out_dir.mkdir(parents=True, exist_ok=True)
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus))

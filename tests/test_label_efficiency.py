@@ -118,7 +118,7 @@ def test_converged_protocol(tmp_path):
     assert sum(l.startswith('| cpc_') or l.startswith('| scratch |') or l.startswith('| fastai |') for l in md.splitlines()) == 4  # one choice row a side
     assert not (tmp_path/'cpu-imagenette.json').exists()  # the fixed protocol's files untouched
     # a peer side added to these results: its pre-trained backbone from --peer-cache, fine-tuned by the same rule
-    peer = cmd + ['--sides', 'simclr_finetune', '--peer-arch', 'tiny', '--peer-cache', str(tmp_path/'peers')]
+    peer = cmd + ['--sides', 'simclr_finetune,cpc_distill', '--peer-arch', 'tiny', '--peer-cache', str(tmp_path/'peers')]
     r = subprocess.run(peer, capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert r.returncode != 0 and 'pre-train the peer first' in r.stderr and 'Traceback' not in r.stderr
     from fastai_cpc.peers import peer_backbone, save_backbone
@@ -126,7 +126,10 @@ def test_converged_protocol(tmp_path):
     r = subprocess.run(peer, capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     res2 = json.loads((tmp_path/'cpu-imagenette-converged.json').read_text())
-    assert [x for x in res2['runs'] if x['side'] != 'simclr_finetune'] == res['runs']  # the earlier runs kept as they were
+    assert [x for x in res2['runs'] if x['side'] not in ('simclr_finetune', 'cpc_distill')] == res['runs']  # the earlier runs kept as they were
+    assert sorted(x['seed'] for x in res2['runs'] if x['side'] == 'cpc_distill') == [0, 1] and 'cpc_distill@0.1' in res2['choices']
+    assert res2['flops']['per_image']['cpc_distill'] > res2['flops']['per_image']['cpc_finetune'] and 'cpc_distill' in res2['sides']
     assert sorted(x['seed'] for x in res2['runs'] if x['side'] == 'simclr_finetune') == [0, 1] and 'simclr_finetune@0.1' in res2['choices']
     assert res2['flops']['per_image']['simclr_finetune'] > 0 and 'simclr_finetune' in res2['sides']
-    assert 'SimCLR (lightly) + fine_tune' in (tmp_path/'cpu-imagenette-converged.md').read_text()
+    md = (tmp_path/'cpu-imagenette-converged.md').read_text()
+    assert 'SimCLR (lightly) + fine_tune' in md and 'CPC + fine_tune + distillation' in md
