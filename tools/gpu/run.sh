@@ -40,7 +40,7 @@ le() {
 case "${1:-}" in
   r50)   if [ -n "${DRY_RUN:-}" ]; then tp --variants 'previous default' 'without fused Adam'
          else tp --config gpu-r50 --bs 128 --gpu-busy --gpu-busy-variants 'previous default' --variants-bs 128 \
-                 --variants 'previous default' 'without torch.compile' 'without fused Adam'; fi ;;
+                 --variants 'previous default' 'without torch.compile'; fi ;;  # fused Adam alone: throughput-gpu-r50-options.md
   paper) if [ -n "${DRY_RUN:-}" ]; then tp --variants 'previous default'
          else tp --config gpu-paper --bs 32 --gpu-busy --gpu-busy-variants 'previous default' --variants-bs 16 \
                  --variants 'previous default' 'without torch.compile'; fi ;;
