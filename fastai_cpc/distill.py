@@ -46,7 +46,7 @@ class Distill(Callback):
         if not self.run: return
         self.teacher = self.teacher.to(self.dls.device).eval().requires_grad_(False)
         self.norm = first(t for t in self.dls.after_batch.fs if isinstance(t, Normalize))
-        self.it, self.rng = None, torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,), generator=torch.Generator().manual_seed(0))))
+        self.it, self.rng_state = None, (torch.random.get_rng_state().clone(), random.getstate())  # the unlabelled stream starts where the seed put it, then runs on its own
 
     def _batch(self):
         "The next unlabelled images, starting the DataLoader again when it runs out"
@@ -56,14 +56,15 @@ class Distill(Callback):
 
     def after_loss(self):
         if not self.training: return
-        outer = torch.random.get_rng_state()
-        torch.random.set_rng_state(self.rng.get_state())  # the view's randomness from a stream of its own
+        outer = torch.random.get_rng_state(), random.getstate()
+        torch.random.set_rng_state(self.rng_state[0]); random.setstate(self.rng_state[1])  # crops, order and views from streams of their own
         try:
             x = self._batch()
             x = self.view(x)
             x = self.norm(TensorImage(x)) if self.norm else x
         finally:
-            self.rng.set_state(torch.random.get_rng_state()); torch.random.set_rng_state(outer)
+            self.rng_state = torch.random.get_rng_state(), random.getstate()
+            torch.random.set_rng_state(outer[0]); random.setstate(outer[1])
         with torch.no_grad(): t = self.teacher(x)
         loss = distill_loss(self.model(x), t, self.temperature)
         self.loss_u = loss.detach()  # the last step's distillation term, for reporting
