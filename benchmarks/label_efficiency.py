@@ -47,6 +47,7 @@ sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scr
 fixmatch_sides = ('cpc_fixmatch', 'scratch_fixmatch')  # run where frac <= fixmatch_max_frac
 fixmatch_keys = ('mu', 'threshold', 'lambda_u', 'fixmatch_max_frac')  # settings only the FixMatch sides read
 own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, 'peer_arch': peer_sides, 'peer_cache': peer_sides}  # settings only some sides read
+unread_keys = ('semi',)  # settings of the run size that no side reads: a change in them (semi went from False to None) voids nothing
 declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared before any run
 converged_sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai')
 # The converged protocol's rule, fixed before any run: `n_tune` held-out training images per class (seed `tune_seed`), the
@@ -197,7 +198,7 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     partial = stem.with_suffix('.partial.json')  # the runs so far; the results files are written when every run is done
     old = next((json.loads(f.read_text()) for f in (partial, stem.with_suffix('.json')) if f.exists() and not fresh), {})
     new, prior = json.loads(json.dumps(cfg)), old.get('config')
-    if prior is not None and old.get('pool') == len(pool) and all(k in new and new[k] == v for k, v in prior.items() if k not in own_keys):
+    if prior is not None and old.get('pool') == len(pool) and all(k in new and new[k] == v for k, v in prior.items() if k not in own_keys and k not in unread_keys):
         # settings added since do not void earlier runs; a changed setting that only some sides read voids only their runs
         voided = {side for k, ss in own_keys.items() if prior.get(k, new.get(k)) != new.get(k) for side in ss}
         res['runs'] = [r for r in old['runs'] if r['side'] not in voided]

@@ -93,6 +93,7 @@ def patches(cfg:dict, bs:int) -> torch.Tensor:
 
 def train_step(model, loss_func, opt, x, bf16:bool, matmul:bool=True):
     MatmulConv2d.use_matmul = matmul
+    x = x.as_subclass(torch.Tensor)  # the data loaders' `TensorImage`: compiled forwards take plain tensors (as `PlainInputs` hands them)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
         loss = loss_func(model(x))
     loss.backward()
