@@ -8,8 +8,8 @@
 # benchmarks/results/throughput-gpu-r50-options.md.)
 # Slices:
 #   r50            issue 31's bar: the gpu-r50 default (PatchNorm, fused Adam, compiled forward) against `previous default`,
-#                  interleaved at batch 128, and the GPU profiles (busy share, copies) of both
-#   paper          the same for gpu-paper (resnet161), at batch 32 (variants at 16)
+#                  interleaved at batch 32 (three models at 128 do not fit in 140 GB), and the GPU profiles at 128 of both (~2 min)
+#   paper          the same for gpu-paper (resnet161), at batch 32 (variants at 16); more than 190 s of device time
 #   peers          issue 27 on the GPU: CPC (the gpu run size's model) against lightly's SimCLR and BYOL on its ResNet-18, 2 minutes
 #                  of GPU time each, probed every minute, Imagenette 96 px at the gpu profile's 64 px
 #   le-imagenette  the label-efficiency benchmark, `gpu` profile, Imagenette 96 px; resumable: each call continues
@@ -39,7 +39,7 @@ le() {
 }
 case "${1:-}" in
   r50)   if [ -n "${DRY_RUN:-}" ]; then tp --variants 'previous default' 'without fused Adam'
-         else tp --config gpu-r50 --bs 128 --gpu-busy --gpu-busy-variants 'previous default' --variants-bs 128 \
+         else tp --config gpu-r50 --bs 128 --gpu-busy --gpu-busy-variants 'previous default' --variants-bs 32 \
                  --variants 'previous default' 'without torch.compile'; fi ;;  # fused Adam alone: throughput-gpu-r50-options.md
   paper) if [ -n "${DRY_RUN:-}" ]; then tp --variants 'previous default'
          else tp --config gpu-paper --bs 32 --gpu-busy --gpu-busy-variants 'previous default' --variants-bs 16 \
