@@ -49,6 +49,8 @@ fixmatch_keys = ('mu', 'threshold', 'lambda_u', 'fixmatch_max_frac')  # settings
 own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, 'peer_arch': peer_sides, 'peer_cache': peer_sides}  # settings only some sides read
 unread_keys = ('semi',)  # settings of the run size that no side reads: a change in them (semi went from False to None) voids nothing
 declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared before any run
+chosen_side = 'cpc_chosen'  # derived, no run of its own: at each fraction the CPC side (fine-tuned or frozen) with the better held-out
+# accuracy in the choices, so the validation images play no part; added after the first converged results (1%: frozen won)
 converged_sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai')
 # The converged protocol's rule, fixed before any run: `n_tune` held-out training images per class (seed `tune_seed`), the
 # learning rate times 1/3, 1 and 3 at the fixed rule's epochs, epochs doubled until `patience` doublings in a row bring no new
@@ -242,9 +244,9 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
                 fm = f", confident {out['confident']:.2f}, pseudo-labels right {out['pseudo_acc']:.2f}" if 'confident' in out else ''
                 how = f", lr {out['lr']:.2g}{''.join(', ' + o for o in out['options'])}" if converged else ''
                 log(f"  {side:12s} {frac:>5.0%} seed {seed}: {len(trn)} labels, {out['epochs']} epochs{how}, accuracy {out['accuracy']:.4f}{fm}, {res['runs'][-1]['seconds']:.0f} s")
-                res['summary'] = summarise(res['runs'])
+                res['summary'] = summarise(res['runs'], res['choices'])
                 partial.write_text(json.dumps(res, indent=1, default=str))  # an interrupted run keeps what it measured
-    res['summary'] = summarise(res['runs'])
+    res['summary'] = summarise(res['runs'], res['choices'])
     return res
 
 def results_stem(profile:str, dataset:str, protocol:str) -> str:
@@ -269,14 +271,19 @@ def _stats(accs) -> dict:
     a = np.array(accs)
     return dict(mean=float(a.mean()), std=float(a.std(ddof=1)) if len(a) > 1 else 0., n=len(a))
 
-def summarise(runs:list) -> list:
-    "Per fraction: mean, spread and n of every side, and each CPC side's label-efficiency factor against scratch and fastai"
+def summarise(runs:list, choices:dict|None=None) -> list:
+    """Per fraction: mean, spread and n of every side, `chosen_side` where both CPC sides have a choice with a held-out score,
+    and each CPC side's label-efficiency factor against scratch and fastai"""
     rows = []
     for frac in sorted({r['frac'] for r in runs}):
         row = dict(frac=frac, labels=first(r['labels'] for r in runs if r['frac'] == frac))
         for side in sides:
             accs = [r['accuracy'] for r in runs if r['frac'] == frac and r['side'] == side]
             if accs: row[side] = _stats(accs)
+        held = {side: (choices or {}).get(f'{side}@{frac:g}', {}).get('held_out') for side in ('cpc_finetune', 'cpc_frozen')}
+        if None not in held.values() and all(side in row for side in held):
+            pick = max(held, key=held.get)
+            row[chosen_side] = dict(row[pick], side=pick)
         rows.append(row)
     for r in rows:  # the better from-scratch side at each fraction
         if 'scratch' in r and 'fastai' in r: r['best_scratch'] = max((r['scratch'], r['fastai']), key=lambda o: o['mean'])
@@ -284,7 +291,7 @@ def summarise(runs:list) -> list:
         sup = {r['frac']: r[base]['mean'] for r in rows if base in r}
         if not sup: continue
         for r in rows:
-            for side in ('cpc_finetune', 'cpc_frozen'):
+            for side in ('cpc_finetune', 'cpc_frozen', chosen_side):
                 if side in r: r.setdefault('factors', {}).setdefault(side, {})[base] = efficiency_factor(r['frac'], r[side]['mean'], sup)
     return rows
 
@@ -320,18 +327,23 @@ def to_markdown_converged(res:dict) -> str:
              f"doublings in a row bring no better held-out accuracy (at most {c['max_mult']}x); then {' and '.join(c['options'])} in turn, each kept if it raises it. The other seeds train with "
              f"the first seed's choice. `cpc_finetune`: `fine_tune` (lr_mult={c['lr_mult']}); `cpc_frozen`: the encoder frozen; `scratch`: the same "
              f"classifier from random weights, one cycle; `fastai`: `vision_learner({c['fastai_arch']}, pretrained=False)`, one cycle; head `{c['head']}`",
-             f"- declared side (judged by the bar): `{res['declared_side']}`; factors against the better from-scratch side at each fraction",
+             f"- declared side (judged by the bar): `{res['declared_side']}`; factors against the better from-scratch side at each fraction. "
+             f"`{chosen_side}` (no runs of its own, defined after the first results): at each fraction the CPC side, fine-tuned or frozen, whose "
+             f"choice scored better on the held-out training images (named in brackets), so the validation images choose nothing",
              *([f"- peers (`fastai_cpc.peers`, lightly's own parts): " + ', '.join(f"`{s}` fine-tunes `{Path(f).name}` from `{Path(f).parent}`" for s, f in res['peers'].items())
                 + ", pre-trained by `benchmarks/pretrain_efficiency.py` for its compute budget (that folder's name), at lightly's CIFAR-10 benchmark settings"] if res.get('peers') else []),
              "",
              f"| labels | images | CPC fine-tuned | CPC frozen | scratch | fastai {c['fastai_arch']} | " + ''.join(f"{_labels[s]} | " for s in peers) +
-             f"{declared_side} - best from scratch | factor vs best from scratch |",
-             "|---" * (8 + len(peers)) + "|"]
+             f"{declared_side} - best from scratch | factor vs best from scratch | {chosen_side} | {chosen_side} - best from scratch | its factor |",
+             "|---" * (11 + len(peers)) + "|"]
     for r in res['summary']:
         d, b, fs = r.get(declared_side), r.get('best_scratch'), r.get('factors', {}).get(declared_side, {})
         diff = f"{d['mean'] - b['mean']:+.3f}" if d and b else ''
+        ch = r.get(chosen_side)
+        ch_cells = (f"{_pm(ch)} ({ch['side'].split('_')[1]}) | {ch['mean'] - b['mean']:+.3f} | {_factor(r['factors'][chosen_side].get('best_scratch'))} |"
+                    if ch and b else f"{_pm(ch)} | | |")
         lines.append(f"| {r['frac']:.0%} | {r['labels']} | {_pm(d)} | {_pm(r.get('cpc_frozen'))} | {_pm(r.get('scratch'))} | {_pm(r.get('fastai'))} | "
-                     + ''.join(f"{_pm(r.get(s))} | " for s in peers) + f"{diff} | {_factor(fs.get('best_scratch'))} |")
+                     + ''.join(f"{_pm(r.get(s))} | " for s in peers) + f"{diff} | {_factor(fs.get('best_scratch'))} | {ch_cells}")
     lines += ["", "Mean ± sample standard deviation over seeds. Factor: the smallest fraction at which the better from-scratch side reaches the "
               "CPC side's accuracy (log-linear interpolation), over the CPC fraction; `>` a lower bound, `<=` an upper one.", "",
               "What the rule chose, and what it cost (GFLOP: torch's count of one training step, forward and backward, times the images "
