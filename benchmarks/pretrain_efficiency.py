@@ -126,7 +126,7 @@ def sanity(c:dict, v:dict, xb:Tensor, steps:int) -> dict:
         with torch.autocast(xb.device.type, torch.bfloat16, enabled=c['bf16']): loss = lf(model(xb))
         loss.backward(); opt.step(); opt.zero_grad(); losses.append(loss.item())
     B, G = xb.shape[:2]
-    return dict(steps=steps, chance=math.log(B*G*G), first=losses[0], last=float(np.mean(losses[-10:])), accuracy=lf.accuracy.item())
+    return dict(steps=steps, chance=math.log(B*G*G), first=losses[0], last=float(np.mean(losses[-10:])), accuracy=loss.accuracy.item())
 
 def pretrain(name:str, v:dict, c:dict, path:Path, minutes:float, every:float, probes:tuple, val_files:L, out:Path, on_point=noop) -> dict:
     "Pre-train one variant for the budget, recording a point every `every` minutes"

@@ -358,7 +358,7 @@ def main():
     ap.add_argument('--variants', nargs='*', choices=[n for n in VARIANTS if n != 'as configured'],
                     help="also time the step with each of these options (none named: every option that applies to the device)")
     ap.add_argument('--variants-bs', type=int, help="batch of the --variants comparison (default: the configuration's; on a GPU a quarter of it, since all variants share the memory)")
-    ap.add_argument('--gpu-busy', '--profile', dest='gpu_busy', action='store_true', # --profile: its old name ("profile" now names only the benchmarks' cpu/gpu protocols)
+    ap.add_argument('--gpu-busy', action='store_true',
                     help='GPU: run steps fed by cpc_dls(on_device=True) under torch.profiler and report how busy the GPU is')
     ap.add_argument('--gpu-busy-variants', nargs='*', choices=[n for n in VARIANTS if n != 'as configured'], help='with --gpu-busy: profile these options too')
     ap.add_argument('--data-batches', type=int, default=10, help='batches of the data-path timing; 0 to skip it')

@@ -23,17 +23,16 @@ class CPC(Callback):
     "Train a `CPCModel` with the CPC v2 InfoNCE loss; reachable as `learn.cpc`"
     order = MixedPrecision.order - 1
     def __init__(self,
-                 loss:CPCLoss|None=None, # the loss; `None` builds one from the model's offsets at `before_fit`
-                 scale:float=1., # logit multiplier, when the loss is built here
+                 loss:CPCLoss|None=None, # the loss (`cpc_learner` passes its own); `None`: `CPCLoss` with its defaults and the model's offsets
                 ):
-        self.loss, self.scale, self.old_lf = loss, scale, None
+        self.loss, self.old_lf = loss, None
 
     def before_fit(self):
-        if self.loss is None: self.loss = CPCLoss(self.learn.model.offsets, self.scale)
+        if self.loss is None: self.loss = CPCLoss(self.learn.model.offsets)
         self.accs = [] # contrastive accuracy of every training batch, kept on the device until plotted
 
     def after_loss(self):
-        if self.training and self.learn.loss_func is self.loss and self.loss.accuracy is not None: self.accs.append(self.loss.accuracy)
+        if self.training and self.learn.loss_func is self.loss: self.accs.append(self.learn.loss_grad.accuracy)  # what `CPCLoss` returned
 
     def _swap(self):
         if self.learn.loss_func is not self.loss: self.old_lf, self.learn.loss_func = self.learn.loss_func, self.loss
@@ -74,7 +73,7 @@ class ContrastiveAccuracy(Metric):
     "Top-1 accuracy of the CPC task: how often the true patch wins among every patch of the batch"
     def reset(self): self.total, self.count = 0., 0
     def accumulate(self, learn):
-        acc = getattr(learn.loss_func, 'accuracy', None)
+        acc = getattr(getattr(learn, 'loss_grad', None), 'accuracy', None)  # the `ScoredLoss` of this batch
         if acc is None: return
         bs = learn.xb[0].shape[0]
         self.total += acc.item() * bs; self.count += bs

@@ -45,13 +45,6 @@ run_sizes = {
     'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True, compile=True, fused_adam=True, semi=None, mu=7, n_held_out=50, max_ft_mult=8),
 }
 
-def __getattr__(name):
-    "`presets`, the run sizes' name in 0.0.1, still works with a warning (\"preset\" now names only encoders)"
-    if name == 'presets':
-        warnings.warn("fastai_cpc.cli.presets is now run_sizes", DeprecationWarning, stacklevel=2)
-        return run_sizes
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 # %% ../nbs/06_cli.ipynb #d836070b
 def _subsample(items:L, n:int|None, seed:int) -> L:
     "`n` items drawn reproducibly (all of them if `n` is None or too large)"
@@ -239,9 +232,6 @@ def _settings(prog:str, data:str, path:Path, run_size:str|None, options:dict) ->
         if (v := options.get(k)) is not None and not ok(v): raise UserError(f"--{k.replace('_', '-')} must be {should}, got {v}")
     if options.get('semi') not in (None, *_semi_names): raise UserError(f"--semi must be one of {', '.join(_semi_names)}, got {options['semi']!r}")
     why = ''
-    if options.get('preset') is not None:  # the option's name in 0.0.1
-        print(f"{prog}: --preset is now --run-size (\"preset\" names the encoders, --arch)", file=sys.stderr)
-        run_size = ifnone(run_size, options['preset'])
     if run_size is None:
         run_size = 'gpu' if torch.cuda.is_available() else 'cpu'
         why = f" (no run size given: {'a GPU is' if run_size == 'gpu' else 'no GPU is'} visible; --run-size {'cpu' if run_size == 'gpu' else 'gpu'} for the other)"
@@ -286,7 +276,6 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
          encoder:str=None, # skip pre-training: fine-tune this encoder file (from `fastai-cpc pretrain` or `save_encoder`)
          out:str='models', # folder for the pre-trained encoder and the exported classifier
          debug:store_true=False, # show the full traceback of errors
-         preset:str=None, # deprecated: --run-size
         ):
     "Pre-train CPC v2 on the training images, fine-tune on a fraction of the labels, and compare with training from scratch. Pre-training alone, resumable: fastai-cpc pretrain --help"
     try:
@@ -358,7 +347,6 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
              name:str='cpc', # file stem of the checkpoints and the encoder
              resume:store_true=False, # continue the run whose checkpoint is in `out`
              debug:store_true=False, # show the full traceback of errors
-             preset:str=None, # deprecated: --run-size
             ):
     "Pre-train CPC v2 on a folder of images (its train/ folder if it has one), with a checkpoint every epoch; --resume continues an interrupted run"
     try:

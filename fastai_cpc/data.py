@@ -11,11 +11,13 @@ from functools import lru_cache
 from fastai.vision.all import *
 
 # %% auto #0
-__all__ = ['check_arg', 'grid_size', 'patchify', 'patches_to_image', 'TensorPatches', 'PatchAugment', 'CPCPatches', 'to_rgb',
-           'RGBImage', 'check_images', 'cpc_dls', 'cpc_device_dls', 'show_augmented', 'label_subset', 'valid_folder',
-           'labelled_dls', 'subset_dls']
+__all__ = ['crop_min_scale', 'check_arg', 'grid_size', 'patchify', 'patches_to_image', 'TensorPatches', 'PatchAugment',
+           'CPCPatches', 'to_rgb', 'RGBImage', 'check_images', 'cpc_dls', 'show_augmented', 'label_subset',
+           'valid_folder', 'labelled_dls', 'subset_dls']
 
 # %% ../nbs/00_data.ipynb #4a339f9a
+crop_min_scale = 0.35  # the smallest area fraction kept by every training crop: pre-training's (both paths), fine-tuning's, FixMatch's
+
 def check_arg(ok:bool, # does the value pass?
               name:str, value, # the argument, as the caller spells it, and its value
               should:str, # what it should be, e.g. 'at least 1'
@@ -232,7 +234,7 @@ def cpc_dls(source, # a folder of images (searched recursively) or a list of ima
             patch_size:int=16, # side P of a patch (stride P//2), so G = 2*size/patch_size - 1
             bs:int=64, # images per batch (the encoder sees bs*G*G patches)
             valid_pct:float=0.05, # fraction of images held out to track the pre-training loss
-            min_scale:float=0.35, # smallest area fraction kept by the random crop on the training set
+            min_scale:float=crop_min_scale, # smallest area fraction kept by the random crop on the training set
             aug:PatchAugment|None=None, # per-patch augmentation; `None` for the defaults
             augment:bool=True, # per-patch augmentation on the training set
             seed:int|None=42, # seed of the train/valid split
@@ -271,11 +273,6 @@ def _device_dls(items, size, bs, valid_pct, min_scale, seed, store_size, p_flip,
                             bs=bs, after_batch=tfms(), device=device, **kw)
         return LocalShardDL(dl) if num_distrib() > 1 else dl  # fastai's `DistributedTrainer` does not shard it again
     return DataLoaders(_dl(trn, 0, shuffle=True, drop_last=True), _dl(val, 1), device=device)
-
-def cpc_device_dls(source, **kwargs) -> DataLoaders:
-    "Deprecated: `cpc_dls(source, on_device=True, ...)`"
-    warnings.warn("cpc_device_dls is deprecated: use cpc_dls(..., on_device=True)", DeprecationWarning, stacklevel=2)
-    return cpc_dls(source, on_device=True, **kwargs)
 
 # %% ../nbs/00_data.ipynb #28e8e8c0
 def show_augmented(dls:DataLoaders, # DataLoaders from `cpc_dls` (anything with a `CPCPatches` batch transform)
@@ -338,7 +335,7 @@ def labelled_dls(train_items, # labelled training images
                  valid_items, # validation images
                  size:int=64, # side of the square images fed to the classifier
                  bs:int=64, # batch size
-                 min_scale:float=0.35, # smallest area fraction kept by the training crop
+                 min_scale:float=crop_min_scale, # smallest area fraction kept by the training crop
                  label_func=parent_label, # item -> class label
                  **kwargs, # passed to `DataBlock.dataloaders`
                 ) -> DataLoaders:
@@ -356,17 +353,15 @@ def labelled_dls(train_items, # labelled training images
     return dls
 
 # %% ../nbs/00_data.ipynb #2414c2c8
+@delegates(labelled_dls)
 def subset_dls(path, # folder with `train/` and a validation folder, one sub-folder per class
                frac:float|None=None, # fraction of each class's training images to label, in (0, 1]
                n_per_class:int|None=None, # or: training images per class
-               size:int=64, # side of the square images fed to the classifier
-               bs:int=64, # batch size
                seed:int=0, # seed of the labelled subset and of the validation subset
                train:str='train', # training folder
                valid:str|None=None, # validation folder; `None` for the first of val, valid, test
                n_valid:int|None=None, # about this many validation images, stratified (`None`: all of them)
-               min_scale:float=0.35, # smallest area fraction kept by the training crop
-               **kwargs, # passed to `DataBlock.dataloaders`
+               **kwargs, # passed to `labelled_dls`: size, bs, min_scale, and `DataBlock.dataloaders`'s
               ) -> DataLoaders:
     "Labelled `DataLoaders`: a stratified subset of the training images, and the validation images (all, or a stratified `n_valid`)"
     path = Path(path)
@@ -376,4 +371,4 @@ def subset_dls(path, # folder with `train/` and a validation folder, one sub-fol
     if n_valid is not None:
         if n_valid < 1: raise ValueError(f"n_valid must be at least 1, got {n_valid}: leave it out to validate on every image")
         if n_valid < len(val): val = label_subset(val, frac=n_valid / len(val), seed=seed)
-    return labelled_dls(trn, val, size=size, bs=bs, min_scale=min_scale, **kwargs)
+    return labelled_dls(trn, val, **kwargs)

@@ -38,7 +38,7 @@ def decode_images(items, # image files
 # %% ../nbs/00a_device_data.ipynb #2af47c69
 def random_resized_crop(x:Tensor, # images `[B, C, H, W]`; uint8 is read as 0-255
                         size:int, # side of the square output
-                        min_scale:float=0.35, # smallest area fraction of a crop
+                        min_scale:float=crop_min_scale, # smallest area fraction of a crop
                         ratio:tuple=(3/4, 4/3), # range of the crops' aspect ratios
                         p_flip:float=0.5, # probability of a horizontal flip
                         train:bool=True, # False: the whole image, resized, never flipped
@@ -71,7 +71,7 @@ class DeviceImagesDL(TfmdDL):
     def __init__(self,
                  dataset:ImagesOnDevice, # the images
                  size:int=64, # side of the crops
-                 min_scale:float=0.35, # smallest area fraction of a training crop
+                 min_scale:float=crop_min_scale, # smallest area fraction of a training crop
                  p_flip:float=0.5, # probability of flipping a training image
                  **kwargs): # passed to `TfmdDL`: bs, shuffle, drop_last, after_batch, device
         self.size, self.min_scale, self.p_flip = size, min_scale, p_flip

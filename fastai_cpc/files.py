@@ -79,12 +79,11 @@ def _is_safetensors(fname:Path) -> bool:
     return len(head) == 9 and head[8:] == b'{' and int.from_bytes(head[:8], 'little') < fname.stat().st_size
 
 def _read_encoder(fname) -> tuple:
-    "(state dict, preset, configuration, patch size) of an encoder file: safetensors, or the weights-only `.pth` of fastai_cpc 0.0.1"
+    "(state dict, preset, configuration, patch size) of an encoder file written by `save_encoder`"
     fname = Path(fname)
     if not fname.exists(): raise FileNotFoundError(f"no encoder file at {fname}")
     if not _is_safetensors(fname):
-        d = read_weights(fname, 'encoder file', _enc_format, 'save_encoder')
-        return d['state_dict'], d['arch'], d['config'], d['patch_size']
+        raise ValueError(f"{fname} is not a fastai_cpc encoder file (not safetensors): use a file written by `save_encoder`")
     try: f = safe_open(fname, 'pt')
     except Exception as e: raise ValueError(f"{fname} is cut short or corrupt (safetensors: {e}): write it again with `save_encoder`, or use an earlier copy") from e
     with f:

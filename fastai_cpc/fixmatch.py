@@ -10,7 +10,7 @@ from fastai.vision.all import *
 import kornia.augmentation as K
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from fastai.distributed import DistributedDL
-from .data import RGBImage, check_arg
+from .data import RGBImage, check_arg, crop_min_scale
 from .distributed import world
 
 # %% auto #0
@@ -48,7 +48,7 @@ def unlabelled_dl(source, # a folder of images (searched recursively) or a list 
                   dls:DataLoaders, # the labelled DataLoaders the classifier trains on
                   mu:int=7, # unlabelled images per labelled image in a step
                   size:int|None=None, # side of the crops; the labelled images' size by default
-                  min_scale:float=0.35, # smallest area fraction of the random crop
+                  min_scale:float=crop_min_scale, # smallest area fraction of the random crop
                   label_func=parent_label, # where an image's label is known (used only to report the pseudo-labels' accuracy)
                   **kwargs, # passed to `TfmdDL`, e.g. `num_workers`
                  ) -> TfmdDL:

@@ -11,7 +11,6 @@ from .data import *
 from .models import *
 from .loss import *
 from .callback import *
-from .files import * # save_encoder and load_encoder lived here in 0.0.1: still importable from this module
 
 # %% auto #0
 __all__ = ['cpc_learner', 'fused_adam', 'compile_unavailable', 'PlainInputs', 'compile_forward', 'flops_per_image']
@@ -24,28 +23,25 @@ def _patches_tfm(dls) -> CPCPatches:
     return tfm
 
 # %% ../nbs/04_learner.ipynb #7f0f649d
-@delegates(Learner.__init__)
+def _params(f, but=()) -> list:
+    "Names of the parameters of `f` (a function or a class's `__init__`), but `self` and `but`"
+    return [k for k in inspect.signature(f).parameters if k not in ('self', *but)]
+
+@delegates(Learner.__init__, but=['loss_func'])
+@delegates(CPCLoss.__init__, keep=True, but=['offsets'])
+@delegates(CPCModel.__init__, keep=True, but=['encoder'])
 def cpc_learner(dls:DataLoaders, # unlabelled patch DataLoaders, from `cpc_dls`
-                arch:str='tiny', # encoder preset, a key of `cpc_presets`
-                offsets:tuple=(3,), # rows ahead to predict
-                n_dirs:int=2, # prediction directions, 1 to 4
-                target_dim:int=64, # size of targets and predictions
-                context_dim:int|None=None, # bottleneck width of the context network; `None`: half the encoder's latent size
-                context_blocks:int=2, # blocks of the context network
-                share_context:bool=True, # one context network for all directions
-                scale:float=1., # multiplier of the InfoNCE logits
-                temperature:float|None=None, # score cosine similarities divided by this (`CPCLoss`); `None`: dot products
-                chunk:int|None=None, # score this many predictions per direction at a time (`CPCLoss`): memory linear in the batch
+                arch='tiny', # encoder: a key of `cpc_presets`, or a backbone for `BackboneEncoder`
                 checkpoint:bool=False, # recompute the encoder's activations in backward (`CPCEncoder`): less memory, one more forward
                 compile:bool=False, # compile the model's forward (`compile_forward`): faster steps, after about a minute of compiling
                 metrics=None, # defaults to `ContrastiveAccuracy()`
-                **kwargs) -> Learner:
+                **kwargs, # passed to `CPCModel` (offsets, n_dirs, target_dim, context_dim, context_blocks, share_context), `CPCLoss` (scale, chunk, temperature, global_negatives) and `Learner`
+               ) -> Learner:
     "A `Learner` that pre-trains a CPC v2 model on the patch batches of `dls`"
     patches = _patches_tfm(dls)
-    loss = CPCLoss(offsets, scale, chunk, temperature)
+    model = create_cpc_model(arch, **{k: kwargs.pop(k) for k in _params(CPCModel.__init__) if k in kwargs})
+    loss = CPCLoss(model.offsets, **{k: kwargs.pop(k) for k in _params(CPCLoss.__init__, but=['offsets']) if k in kwargs})  # the model's offsets, one tuple for both
     if (size := getattr(dls, 'image_size', None)) is not None: loss.check_grid(grid_size(size, patches.patch_size))
-    model = create_cpc_model(arch, offsets=offsets, n_dirs=n_dirs, target_dim=target_dim, context_dim=context_dim,
-                             context_blocks=context_blocks, share_context=share_context)
     model.encoder.patch_size, model.encoder.checkpoint = patches.patch_size, checkpoint
     cbs = L(CPC(loss), DivergenceGuard()) + L(kwargs.pop('cbs', None))
     if compile: compile_forward(model, dls.device); cbs.append(PlainInputs())

@@ -12,7 +12,7 @@ from .data import check_arg
 from .distributed import gather_with_grad, mean_over_processes
 
 # %% auto #0
-__all__ = ['cpc_labels', 'CPCLoss']
+__all__ = ['cpc_labels', 'ScoredLoss', 'CPCLoss']
 
 # %% ../nbs/02_loss.ipynb #1c120c5e
 def cpc_labels(bs:int, # images in the batch
@@ -39,6 +39,9 @@ def _score(preds:Tensor, # `[n_dirs, c, E]` flattened predictions
         logits = (preds.float() @ targets.float() * scale).flatten(0, 1)
         return F.cross_entropy(logits, labels, reduction='sum'), (logits.argmax(1) == labels).sum()
 
+class ScoredLoss(TensorBase):
+    "What `CPCLoss` returns: the loss, a scalar to call `backward` on, with `accuracy`, the contrastive top-1 accuracy of the same logits"
+
 class CPCLoss(Module):
     "InfoNCE of CPC v2: every patch in the batch is a negative, one batched matrix product per offset (or per chunk of predictions)"
     def __init__(self,
@@ -52,7 +55,6 @@ class CPCLoss(Module):
         if chunk is not None and chunk < 1: raise ValueError(f"chunk must be a positive number of predictions, or None, got {chunk}")
         if temperature is not None and temperature <= 0: raise ValueError(f"temperature must be positive, or None for dot products, got {temperature}")
         self.offsets, self.scale, self.chunk, self.temperature, self.global_negatives = tuple(offsets), scale, chunk, temperature, global_negatives
-        self.accuracy = None
 
     def check_grid(self, grid:int):
         "Raise a clear error if a `grid` x `grid` patch grid is too small for the offsets"
@@ -70,7 +72,7 @@ class CPCLoss(Module):
                  for s in range(0, n, step)]
         return tuple(torch.stack(o).sum() for o in zip(*parts))
 
-    def forward(self, pred, *yb) -> Tensor:
+    def forward(self, pred, *yb) -> ScoredLoss:
         preds, targets = pred
         n_dirs, B, n_off, E, G, _ = preds.shape
         if n_off != len(self.offsets): raise ValueError(f"the model predicts {n_off} offsets but the loss expects {len(self.offsets)}: {self.offsets}")
@@ -86,5 +88,4 @@ class CPCLoss(Module):
             losses.append(ce / labels.numel())
             correct += right
             total += labels.numel()
-        self.accuracy = mean_over_processes((correct / total).detach())  # the same figure on every process
-        return torch.stack(losses).mean()
+        return ScoredLoss(torch.stack(losses).mean(), accuracy=mean_over_processes((correct / total).detach()))  # the same accuracy on every process

@@ -20,7 +20,7 @@ def loss_step(rank:int, global_negatives:bool) -> dict:
     lf = CPCLoss((2, 3), global_negatives=global_negatives)
     loss = lf(model(whole_batch()[2*rank:2*rank + 2]))
     loss.backward()
-    return dict(loss=loss.item(), accuracy=lf.accuracy.item(), grads={k: p.grad for k, p in model.module.named_parameters()})
+    return dict(loss=loss.item(), accuracy=loss.accuracy.item(), grads={k: p.grad for k, p in model.module.named_parameters()})
 
 def finetune_fixmatch(folder:Path) -> dict:
     "A CPC classifier fine-tuned with FixMatch under `distrib_ctx`: its weights and the unlabelled DataLoader it drew from"

@@ -96,13 +96,6 @@ def test_help_and_default_run_size(capsys):
         assert cfg == {**cli.run_sizes['cpu'], 'epochs': 3, 'n_train': None}  # the options given, over the run size that fits
         assert "run size cpu (no run size given: no GPU is visible; --run-size gpu for the other)" in capsys.readouterr().out
 
-def test_preset_is_the_old_name_of_run_size(capsys):
-    cfg = cli._settings('fastai-cpc', 'here', Path('here'), None, dict(preset='cpu', epochs=3))
-    assert cfg == {**cli.run_sizes['cpu'], 'epochs': 3}
-    out = capsys.readouterr()
-    assert '--preset is now --run-size' in out.err and 'run size cpu' in out.out
-    with pytest.warns(DeprecationWarning, match='run_sizes'): assert cli.presets is cli.run_sizes
-
 @pytest.mark.parametrize('args, msg', [
     (['--data', '/no/such/folder'], 'no such folder'),
     (['--frac', '0'], '(0, 1]'),

@@ -38,7 +38,7 @@ def _single(x, global_negatives=True):
     model, lf = cpc_model(), CPCLoss((2, 3), global_negatives=global_negatives)
     loss = lf(model(x))
     loss.backward()
-    return loss.detach(), lf.accuracy, {k: p.grad for k, p in model.named_parameters()}
+    return loss.detach(), loss.accuracy, {k: p.grad for k, p in model.named_parameters()}
 
 def test_global_negatives_equal_one_process_on_the_whole_batch(ddp):
     r0, r1 = (r['global_'] for r in ddp)
