@@ -1,6 +1,6 @@
 """How to fine-tune a CPC encoder on few labels: the candidate rules compared on held-out *training* images.
 
-    python benchmarks/finetune_rule.py --data imagenette --seeds 2
+    python -m benchmarks.finetune_rule --data imagenette --seeds 2
 
 The `fastai-cpc` run size `cpu` pre-trains an encoder (cached in models/finetune-rule/; an interrupted pre-training
 resumes), draws its labelled subset (`--frac` of the training labels), and trains a classifier on it with each rule.
@@ -17,7 +17,7 @@ import json, sys, time
 from fastcore.script import call_parse
 from fastai_cpc.all import *  # fastai's vision API too
 from fastai_cpc.cli import resolve_data, run_pretrain, run_sizes
-from provenance import provenance
+from .common import provenance
 
 here = Path(__file__).resolve().parent
 # name -> (start from the CPC encoder?, how to train for `epochs` epochs at `lr`)

@@ -8,7 +8,7 @@ Nothing here is judged on the validation images: every variant is scored on 2,00
 labelled for training, and left out of the unlabelled set too), so the label-efficiency benchmark's validation set stays
 untouched by this study's choices.
 
-    python benchmarks/fixmatch_study.py --dataset imagenette --seeds 2
+    python -m benchmarks.fixmatch_study --dataset imagenette --seeds 2
 
 Writes benchmarks/results/fixmatch-study-<dataset>.{md,json}. This is a study, not a test: it measures and reports.
 """
@@ -17,8 +17,7 @@ import json, time
 from fastcore.script import call_parse
 from fastai_cpc.all import *
 from fastai_cpc.cli import resolve_data
-import label_efficiency as le
-from provenance import provenance
+from .common import ft_epochs, provenance, classifier, encoder_file, pool_of, settings, train
 
 here = Path(__file__).resolve().parent
 # name: (side, changes to the profile's settings, multiplier of the profile's fewest fine-tuning steps)
@@ -41,11 +40,11 @@ def run(name:str, c:AttrDict, trn:L, dev:L, unlabelled:L, enc:Path, seed:int) ->
     side, changes, mult = variants[name]
     c = AttrDict({**c, **changes})
     dls = labelled_dls(trn, dev, size=c.size, bs=min(c.ft_bs, len(trn)), **({} if c.ft_workers is None else dict(num_workers=c.ft_workers)))
-    epochs = le.ft_epochs(len(trn), dls.bs, c.min_epochs, c.min_steps * mult)
+    epochs = ft_epochs(len(trn), dls.bs, c.min_epochs, c.min_steps * mult)
     set_seed(seed); t = time.time()
-    learn = le.classifier(side, dls, enc, c, unlabelled, c.ft_workers)
+    learn = classifier(side, dls, enc, c, unlabelled, c.ft_workers)
     learn.add_cb(trace := _Trace())
-    out = le.train(learn, side, epochs, c)
+    out = train(learn, side, epochs, c)
     return dict(variant=name, seed=seed, epochs=epochs, steps=epochs * len(dls.train), **out, trace=trace.trace, seconds=round(time.time() - t, 1))
 
 def to_markdown(res:dict) -> str:
@@ -79,10 +78,10 @@ def main(dataset:str='imagenette', # data set name or folder
          only:str=None, # comma-separated variants (all by default)
          out:str=str(here/'results'), cache:str=str(here.parent/'models'/'label-efficiency')):
     "Run the FixMatch study and write its results; finished runs are kept and skipped on a rerun"
-    c = le.settings(profile, dataset)
+    c = settings(profile, dataset)
     path = resolve_data(dataset)
-    pool = le.pool_of(path, c.n_pool)
-    enc, _ = le.encoder_file(path, pool, c, Path(cache))  # the label-efficiency benchmark's encoder (pre-trained there if not cached)
+    pool = pool_of(path, c.n_pool)
+    enc, _ = encoder_file(path, pool, c, Path(cache))  # the label-efficiency benchmark's encoder (pre-trained there if not cached)
     perm = np.random.default_rng(0).permutation(len(pool))
     dev = pool[perm[:n_dev]]
     rest = pool[perm[n_dev:]]
@@ -94,7 +93,7 @@ def main(dataset:str='imagenette', # data set name or folder
                n_unlabelled=len(rest), encoder=str(enc), config={k: v for k, v in c.items() if k != 'datasets'}, runs=old.get('runs', []))
     done = {(r['variant'], r['seed']) for r in res['runs']}
     for seed in range(seeds):
-        trn = le.label_subset(rest, frac * len(pool) / len(rest), seed=seed)  # as many labels as the benchmark's frac of the whole pool
+        trn = label_subset(rest, frac * len(pool) / len(rest), seed=seed)  # as many labels as the benchmark's frac of the whole pool
         res['labels'] = len(trn)
         for name in (only.split(',') if only else variants):
             if (name, seed) in done: continue

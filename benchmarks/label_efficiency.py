@@ -12,8 +12,8 @@ labels unused, then train classifiers on stratified subsets of the whole labelle
 - `simclr_finetune`, `byol_finetune` (when named in `--sides`): lightly's SimCLR and BYOL (`fastai_cpc.peers`), pre-trained
   by `benchmarks/pretrain_efficiency.py` for its compute budget (their backbones in `--peer-cache`), fine-tuned as `cpc_finetune` is.
 
-    python benchmarks/label_efficiency.py --profile cpu     # Imagenette + CIFAR-10 on a 2-core CPU
-    python benchmarks/label_efficiency.py --profile gpu     # Imagenette 96 px + CIFAR-10 on one GPU, bf16
+    python -m benchmarks.label_efficiency --profile cpu     # Imagenette + CIFAR-10 on a 2-core CPU
+    python -m benchmarks.label_efficiency --profile gpu     # Imagenette 96 px + CIFAR-10 on one GPU, bf16
 
 Two protocols, the same subsets for every side, nothing chosen on the validation images:
 
@@ -38,13 +38,12 @@ from fastcore.script import call_parse, store_true
 import fastai
 from fastai_cpc.all import *  # fastai's vision API too
 from fastai_cpc.cli import resolve_data, run_pretrain, run_sizes
-from provenance import provenance
+from .common import (ft_epochs, provenance, peer_sides, fixmatch_sides, converged_rule, profiles, fractions, settings, pool_of,
+                     encoder_file, classifier, peer_file, fit_side, train)
 
 here = Path(__file__).resolve().parent
-peer_sides = ('simclr_finetune', 'byol_finetune')  # the self-supervised peers, fine-tuned as cpc_finetune is; run when named in --sides
 opt_in_sides = (*peer_sides, 'cpc_distill')  # run only when named in --sides
 sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scratch_fixmatch', *opt_in_sides)
-fixmatch_sides = ('cpc_fixmatch', 'scratch_fixmatch')  # run where frac <= fixmatch_max_frac
 fixmatch_keys = ('mu', 'threshold', 'lambda_u', 'fixmatch_max_frac')  # settings only the FixMatch sides read
 own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, 'peer_arch': peer_sides, 'peer_cache': peer_sides}  # settings only some sides read
 unread_keys = ('semi',)  # settings of the run size that no side reads: a change in them (semi went from False to None) voids nothing
@@ -52,42 +51,9 @@ declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared be
 chosen_side = 'cpc_chosen'  # derived, no run of its own: at each fraction the CPC side (fine-tuned or frozen) with the better held-out
 # accuracy in the choices, so the validation images play no part; added after the first converged results (1%: frozen won)
 converged_sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai')
-# The converged protocol's rule, fixed before any run: `n_tune` held-out training images per class (seed `tune_seed`), the
-# learning rate times 1/3, 1 and 3 at the fixed rule's epochs, epochs doubled until `patience` doublings in a row bring no new
-# best held-out accuracy (at most `max_mult` times the fixed rule's), then label smoothing and MixUp, each kept if it helps
-converged_rule = dict(n_tune=50, tune_seed=10_000, lr_factors=(1/3, 3), options=('label_smoothing', 'mixup'), max_mult=16, patience=2)
-# What a profile fixes beyond its `fastai-cpc` run size (image and patch size, encoder, pre-training batch and rate,
-# precision, data path). Every side shares every fine-tuning setting.
-profiles = {
-    'cpu': dict(datasets=('imagenette', 'cifar10'), run_size='cpu', head='linear', fastai_arch='xresnet18', ft_bs=64,
-                ft_lr=2e-3, lr_mult=1, min_epochs=6, min_steps=60, ft_workers=0,
-                mu=2, threshold=0.95, lambda_u=1., fixmatch_max_frac=0.05), # mu=2, not the paper's 7: each step costs 1 + 2*mu labelled steps # on 2 cores, worker start-up per short epoch costs more than decoding
-    'gpu': dict(datasets=('imagenette-96', 'cifar10'), run_size='gpu', head='resnet', fastai_arch='xresnet50', ft_bs=128,
-                ft_lr=2e-3, lr_mult=1, min_epochs=15, min_steps=60, ft_workers=None,
-                mu=7, threshold=0.95, lambda_u=1., fixmatch_max_frac=0.05), # 200 steps at 1% were 200 one-batch epochs: over 2 min a run on an H100
-}
-# Per data set: pre-training epochs, images used (`n_pool`: pre-training images and label pool; None: all), validation images
-_per_dataset = {'cpu': {'imagenette': dict(pre_epochs=30, n_pool=None, n_valid=None),
-                        'cifar10': dict(pre_epochs=12, n_pool=20000, n_valid=5000)},
-                'gpu': {'imagenette-96': dict(size=96, patch_size=24, pre_epochs=60, n_pool=None, n_valid=None),
-                        'imagenette': dict(size=96, patch_size=24, pre_epochs=60, n_pool=None, n_valid=None),
-                        'cifar10': dict(size=32, patch_size=8, pre_epochs=12, n_pool=None, n_valid=None)}}
-fractions = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
-
-def settings(profile:str, dataset:str, protocol:str='converged', **given) -> AttrDict:
-    "The run size, then the profile, then its settings for `dataset`, then the protocol's rule, then what the command line gives"
-    rule = converged_rule if protocol == 'converged' else {}
-    return AttrDict({**run_sizes[profiles[profile]['run_size']], **profiles[profile], **_per_dataset[profile].get(dataset, {}), **rule, **given,
-                     'profile': profile, 'protocol': protocol})
-
 def n_seeds(frac:float, seeds:int=3) -> int:
     "Seeds per fraction: `seeds` at 10% and below, one above"
     return seeds if frac <= 0.1 else 1
-
-def ft_epochs(n_labelled:int, bs:int, min_epochs:int, min_steps:int) -> int:
-    "Epochs of a fine-tuning run: at least `min_epochs`, and at least `min_steps` optimiser steps (same rule every side)"
-    steps = max(1, math.ceil(n_labelled / min(bs, n_labelled)))
-    return max(min_epochs, 2, math.ceil(min_steps / steps))
 
 def efficiency_factor(frac:float, acc:float, sup:dict) -> tuple:
     "(factor, qualifier): the smallest supervised fraction reaching `acc` on the log-fraction curve `sup`, over `frac`"
@@ -98,53 +64,6 @@ def efficiency_factor(frac:float, acc:float, sup:dict) -> tuple:
             t = (acc - sup[lo]) / (sup[hi] - sup[lo])
             return math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo))) / frac, '='
     return fs[-1] / frac, '>'
-
-def pool_of(path:Path, n:int|None) -> L:
-    "The training images used, pre-training and label pool alike: all of them, or `n` stratified over the classes"
-    files = L(sorted(get_image_files(path/'train'), key=str))
-    return files if n is None or n >= len(files) else label_subset(files, frac=n / len(files), seed=0)
-
-def encoder_file(path:Path, pool:L, c:AttrDict, cache:Path) -> tuple:
-    "The encoder pre-trained on `pool` with the settings of `c`, and the seconds pre-training took in this run (0: it was cached)"
-    name = f"{path.name}-{c.arch}-{c.size}px-p{c.patch_size}-n{len(pool)}-e{c.pre_epochs}-bs{c.bs}-lr{c.lr:g}-d{c.n_dirs}"
-    t = time.time()
-    if cached := [f for f in (cache/f'{name}-encoder.safetensors', cache/f'{name}-encoder.pth') if f.exists()]: return cached[0], 0.
-    enc = run_pretrain(path, out=cache, name=name, resume=(cache/f'{name}-last.pth').exists(), items=pool, **{**c, 'epochs': c.pre_epochs, 'n_train': None})
-    return enc, round(time.time() - t, 1)
-
-def classifier(side:str, dls:DataLoaders, enc:Path, c:AttrDict, pool:L=None, num_workers=None, loss_func=None, cbs=()) -> Learner:
-    "The `Learner` of one side, validating only at the end of training; the FixMatch sides draw unlabelled images from `pool`"
-    cbs = [ValidateOnce(), *cbs]  # each run is validated once, after training
-    if side in fixmatch_sides:
-        cbs.append(FixMatch(unlabelled_dl(pool, dls, mu=c.mu, num_workers=num_workers), threshold=c.threshold, lambda_u=c.lambda_u))
-    kw = dict(cbs=cbs, **({} if loss_func is None else dict(loss_func=loss_func)))
-    if side in peer_sides: learn = peer_classifier(dls, load_backbone(peer_file(side, c)), **kw)
-    elif side == 'fastai':
-        learn = vision_learner(dls, getattr(fastai.vision.models.xresnet, c.fastai_arch), pretrained=False, metrics=accuracy, **kw)
-    else: learn = cpc_classifier(dls, c.arch if side.startswith('scratch') else enc, head=c.head, patch_size=c.patch_size, **kw)
-    return learn.to_bf16() if c.bf16 and torch.cuda.is_available() else learn
-
-def peer_file(side:str, c:AttrDict) -> Path:
-    "The pre-trained backbone of a peer side: `<method>-<peer_arch>.safetensors` in `c.peer_cache`, from benchmarks/pretrain_efficiency.py"
-    method = side.split('_')[0]
-    f = Path(c.peer_cache)/f"{method}-{c.peer_arch}.safetensors"
-    if not f.exists(): raise FileNotFoundError(f"{f} not found: pre-train the peer first, e.g. python benchmarks/pretrain_efficiency.py "
-                                               f"--data <data> --variants {method}-{c.peer_arch} --minutes 30 (or point --peer-cache at its folder)")
-    return f
-
-def fit_side(learn:Learner, side:str, epochs:int, lr:float, c:AttrDict) -> Learner:
-    "Train one side its own way for `epochs` at `lr`: `fine_tune` for the CPC encoder, the head alone when frozen, one cycle from scratch"
-    with learn.no_bar(), learn.no_logging():
-        if side in ('cpc_finetune', 'cpc_fixmatch', *peer_sides): learn.fine_tune(epochs - 1, lr, lr_mult=c.lr_mult)
-        elif side == 'cpc_frozen': learn.freeze(); learn.fit_one_cycle(epochs, lr)
-        else: learn.fit_one_cycle(epochs, lr)
-    return learn
-
-def train(learn:Learner, side:str, epochs:int, c:AttrDict) -> dict:
-    "Train one side for `epochs` at `c.ft_lr`: its validation accuracy (and FixMatch's last-epoch `confident` share and `pseudo_acc`)"
-    fit_side(learn, side, epochs, c.ft_lr, c)
-    fm = getattr(learn, 'fix_match', None)
-    with learn.no_bar(): return dict(accuracy=float(learn.validate()[1]), **(dict(confident=fm.share, pseudo_acc=fm.pseudo_acc) if fm else {}))
 
 def trained(side:str, dls:DataLoaders, enc:Path, c:AttrDict, epochs:int, lr:float, **options) -> Learner:
     "A fresh classifier of `side` with fastai's regularisers named in `options`, trained its own way"

@@ -1,6 +1,6 @@
 """Peak memory of a command and all its processes (DataLoader workers included), sampled every second.
 
-    python benchmarks/memory.py -- fastai-cpc pretrain --data imagenette --preset cpu --n-train 3000 --epochs 4 --num-workers 2 --out /tmp/mem
+    python -m benchmarks.memory -- fastai-cpc pretrain --data imagenette --run-size cpu --n-train 3000 --epochs 4 --num-workers 2 --out /tmp/mem
 
 Prints the command's output as it runs, then the peak resident memory of the whole process tree for each
 quarter of the run, so a leak (memory that keeps growing from epoch to epoch) shows as a rising row.

@@ -1,8 +1,8 @@
 """Pre-training efficiency: what a fixed budget of compute buys, measured by what the frozen encoder knows.
 
-    python benchmarks/pretrain_efficiency.py --data imagenette --minutes 30 --variants default,ctx64,ctx64-cos
-    python benchmarks/pretrain_efficiency.py --data cifar10 --minutes 30 --variants default
-    python benchmarks/pretrain_efficiency.py --profile gpu --data imagenette --minutes 5     # one GPU, the `gpu` run size
+    python -m benchmarks.pretrain_efficiency --data imagenette --minutes 30 --variants default,ctx64,ctx64-cos
+    python -m benchmarks.pretrain_efficiency --data cifar10 --minutes 30 --variants default
+    python -m benchmarks.pretrain_efficiency --profile gpu --data imagenette --minutes 5     # one GPU, the `gpu` run size
 
 Each variant pre-trains a CPC model on every training image of the data set (labels unused; validation images never
 seen) for the same budget of compute. On a CPU the budget is the process's CPU time (`time.process_time()`, every
@@ -25,7 +25,7 @@ import json, math, sys, time
 from fastcore.script import call_parse
 from fastai_cpc.all import *  # fastai's vision API too
 from fastai_cpc.cli import resolve_data, run_sizes
-from provenance import provenance
+from .common import provenance
 
 here = Path(__file__).resolve().parent
 # What every variant shares in a profile: image and patch size, encoder preset, precision, data path

@@ -1,10 +1,10 @@
 """CPC v2 pre-training throughput: images/s, FLOPs per image, achieved TFLOP/s against the device's own
 measured matrix-multiply rate, and peak memory, for named configurations.
 
-    python benchmarks/throughput.py --config cpu-tiny --variants                 # this CPU, every option
-    python benchmarks/throughput.py --config gpu-r50 --variants --gpu-busy       # one GPU, bf16, the largest batch that fits
-    python benchmarks/throughput.py --config gpu-paper
-    python benchmarks/throughput.py --config cpu-tiny --peer /path/to/peer-venv/bin/python
+    python -m benchmarks.throughput --config cpu-tiny --variants                 # this CPU, every option
+    python -m benchmarks.throughput --config gpu-r50 --variants --gpu-busy       # one GPU, bf16, the largest batch that fits
+    python -m benchmarks.throughput --config gpu-paper
+    python -m benchmarks.throughput --config cpu-tiny --peer /path/to/peer-venv/bin/python
 
 The model is timed on random patch tensors of the configuration's shape: forward, `CPCLoss`, backward and
 an Adam step, the median over the timed steps after warm-up, synchronised on a GPU. FLOPs come from
@@ -31,13 +31,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 here = Path(__file__).resolve().parent
 root = here.parent
-sys.path.insert(0, str(root))
 import fastai_cpc.all  # fastai and every module, with fastai's torch.jit warning filtered (in one place: fastai_cpc.all)
 from fastai_cpc.models import create_cpc_model, cpc_presets, MatmulConv2d, PatchNorm, kept_for_backward
 from fastai_cpc.learner import compile_forward
 from fastai_cpc.loss import CPCLoss
 from fastai_cpc.data import grid_size, cpc_dls
-from provenance import provenance
+from .common import provenance
 
 CONFIGS = {
     'cpu-tiny':  dict(device='cpu', size=64, patch_size=16, arch='tiny', bs=32, bf16=False, channels_last=True),

@@ -8,8 +8,7 @@ from safetensors.torch import load_file
 from fastai_cpc.loss import CPCLoss
 from fastai_cpc.test_utils import synth_image_folder
 
-sys.path.insert(0, str(Path(__file__).parent))
-from ddp_worker import cpc_model, whole_batch
+from ddp_worker import cpc_model, whole_batch  # beside this file: pytest puts tests/ on the path
 
 def test_device_data_path_decodes_only_its_shard(ddp):
     r0, r1 = (r['device'] for r in ddp)

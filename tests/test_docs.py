@@ -11,8 +11,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 root = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(root/'tools'))
-import docs as docs_tool
+from tools import docs as docs_tool
 
 CHROMIUM, CHROMEDRIVER = Path('/usr/bin/chromium'), Path('/usr/bin/chromedriver')
 shots = root/'build'/'docs-screenshots'

@@ -1,23 +1,18 @@
 "Smoke test of the label-efficiency benchmark (benchmarks/label_efficiency.py): it runs end to end and writes well-formed files"
-import importlib.util, json, math, subprocess, sys
+import json, math, os, subprocess, sys
 from pathlib import Path
 import pytest
 from PIL import Image
 
 ROOT = Path(__file__).parents[1]
-SCRIPT = ROOT/'benchmarks'/'label_efficiency.py'
-sys.path.insert(0, str(SCRIPT.parent))  # its own imports (provenance) sit beside it
-
-def _module():
-    spec = importlib.util.spec_from_file_location('label_efficiency', SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    argv, sys.argv = sys.argv, ['label_efficiency']  # `call_parse` only runs `main` under __main__
-    try: spec.loader.exec_module(mod)
-    finally: sys.argv = argv
-    return mod
+RUN = [sys.executable, '-m', 'benchmarks.label_efficiency']
+ENV = {**os.environ, 'PYTHONPATH': str(ROOT)}  # the benchmarks run as modules of the repository's root, from any folder
+from benchmarks import label_efficiency as le  # `call_parse` runs `main` only under __main__
+from benchmarks.common import ft_epochs
+from tools import results_readme as rr
 
 def test_efficiency_factor():
-    f = _module().efficiency_factor
+    f = le.efficiency_factor
     sup = {0.01: 0.2, 0.1: 0.4, 1.0: 0.6}
     assert f(0.01, 0.4, sup) == (pytest.approx(10.), '=')               # scratch needs 10% for what CPC gets at 1%
     assert f(0.01, 0.3, sup) == (pytest.approx(10**0.5), '=')           # halfway on the log axis between 1% and 10%
@@ -25,16 +20,16 @@ def test_efficiency_factor():
     assert f(0.01, 0.7, sup) == (pytest.approx(100.), '>')              # scratch never gets there: a lower bound
 
 def test_ft_epochs_same_rule():
-    ft = _module().ft_epochs
+    ft = ft_epochs
     assert ft(20, 64, 6, 40) == 40     # one step an epoch: 40 epochs for 40 steps
     assert ft(2000, 64, 6, 40) == 6    # 32 steps an epoch: the minimum of 6 epochs
     assert ft(5, 64, 1, 1) == 2        # at least two epochs, so `fine_tune` has a frozen and an unfrozen phase
 
 def test_runs_end_to_end_and_resumes(tmp_path):
-    cmd = [sys.executable, str(SCRIPT), '--datasets', 'imagenette', '--out', str(tmp_path), '--cache', str(tmp_path/'cache'),
+    cmd = [*RUN, '--datasets', 'imagenette', '--out', str(tmp_path), '--cache', str(tmp_path/'cache'),
            '--fracs', '0.5,1', '--seeds', '2', '--n-pool', '60', '--n-valid', '20', '--pre-epochs', '1', '--min-epochs', '1',
            '--min-steps', '2', '--size', '16', '--patch-size', '4', '--num-workers', '0', '--protocol', 'fixed']
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ENV)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((tmp_path/'cpu-imagenette.json').read_text())
     assert {'meta', 'config', 'pool', 'probes', 'runs', 'summary', 'declared_side'} <= set(res) and res['declared_side'] == 'cpc_finetune'
@@ -55,15 +50,13 @@ def test_runs_end_to_end_and_resumes(tmp_path):
     assert len(rows) == 2 and all(l.count('|') == 10 for l in rows)
     with Image.open(tmp_path/'cpu-imagenette.png') as im: assert im.size[0] > 100 and im.size[1] > 100
     # the same command again: the cached encoder and the finished runs are reused, nothing is trained again
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ENV)
     assert r.returncode == 0, r.stderr[-3000:]
     again = json.loads((tmp_path/'cpu-imagenette.json').read_text())
     assert again['runs'] == res['runs'] and again['probes'] == res['probes'] and '8 runs already done' in r.stdout
 
 def test_results_are_published():
     "benchmarks/README.md holds every committed results table row for row; the README's Results and Speed cells show the current files"
-    sys.path.insert(0, str(ROOT/'tools'))
-    import results_readme as rr
     bench, readme = (ROOT/'benchmarks'/'README.md').read_text(), (ROOT/'README.md').read_text()
     assert bench == rr.benchmarks_readme(), "run: python tools/results_readme.py && python tools/docs.py --readme"
     for md in sorted((ROOT/'benchmarks'/'results').glob('*.md')):
@@ -72,30 +65,30 @@ def test_results_are_published():
         for row in rows: assert row in bench, f"{md.name}: {row}"
     assert rr.pretrain_table() in readme and rr.speed_table() in readme
     for f in rr.label_files():  # the `cpu` profile's table and plot in the README; the other profiles linked
-        if f.stem.startswith('cpu-'): assert rr.label_table(f.with_suffix('.md')) in readme and f"benchmarks/results/{f.stem}.png" in readme
+        if f.stem.startswith('cpu-'): assert rr.readme_table(f) in readme and f"benchmarks/results/{f.stem}.png" in readme
         else: assert f"(benchmarks/results/{f.stem}.md)" in readme
 
 def test_fixmatch_sides(tmp_path):
     "`--sides` runs the FixMatch sides alone, at 5% and below only; their columns appear in the table"
-    cmd = [sys.executable, str(SCRIPT), '--datasets', 'imagenette', '--out', str(tmp_path), '--cache', str(tmp_path/'cache'),
+    cmd = [*RUN, '--datasets', 'imagenette', '--out', str(tmp_path), '--cache', str(tmp_path/'cache'),
            '--fracs', '0.05,0.5', '--seeds', '1', '--n-pool', '200', '--n-valid', '20', '--pre-epochs', '1', '--min-epochs', '1',
            '--min-steps', '2', '--size', '16', '--patch-size', '4', '--num-workers', '0', '--protocol', 'fixed', '--sides', 'cpc_fixmatch,scratch_fixmatch']
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ENV)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((tmp_path/'cpu-imagenette.json').read_text())
     assert sorted((r['side'], r['frac']) for r in res['runs']) == [('cpc_fixmatch', .05), ('scratch_fixmatch', .05)]  # not at 50%
     assert {'cpc_fixmatch', 'scratch_fixmatch'} <= set(res['summary'][0])
     md = (tmp_path/'cpu-imagenette.md').read_text()
     assert 'CPC + FixMatch | scratch + FixMatch' in md and 'mu=2' in md
-    r = subprocess.run(cmd[:-1] + ['nonsense'], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    r = subprocess.run(cmd[:-1] + ['nonsense'], capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ENV)
     assert r.returncode != 0 and "unknown side 'nonsense'" in r.stderr
 
 def test_converged_protocol(tmp_path):
     "Every side's settings chosen on held-out training images on the first seed, reused by the others; the choices and the compute written"
-    cmd = [sys.executable, str(SCRIPT), '--datasets', 'imagenette', '--out', str(tmp_path), '--cache', str(tmp_path/'cache'),
+    cmd = [*RUN, '--datasets', 'imagenette', '--out', str(tmp_path), '--cache', str(tmp_path/'cache'),
            '--fracs', '0.1', '--seeds', '2', '--n-pool', '120', '--n-valid', '20', '--n-tune', '2', '--max-mult', '2', '--pre-epochs', '1',
            '--min-epochs', '1', '--min-steps', '2', '--size', '16', '--patch-size', '4', '--num-workers', '0']
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=900, env=ENV)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((tmp_path/'cpu-imagenette-converged.json').read_text())
     sides = ['cpc_finetune', 'cpc_frozen', 'fastai', 'scratch']
@@ -119,11 +112,11 @@ def test_converged_protocol(tmp_path):
     assert not (tmp_path/'cpu-imagenette.json').exists()  # the fixed protocol's files untouched
     # a peer side added to these results: its pre-trained backbone from --peer-cache, fine-tuned by the same rule
     peer = cmd + ['--sides', 'simclr_finetune,cpc_distill', '--peer-arch', 'tiny', '--peer-cache', str(tmp_path/'peers')]
-    r = subprocess.run(peer, capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    r = subprocess.run(peer, capture_output=True, text=True, cwd=tmp_path, timeout=900, env=ENV)
     assert r.returncode != 0 and 'pre-train the peer first' in r.stderr and 'Traceback' not in r.stderr
     from fastai_cpc.peers import peer_backbone, save_backbone
     save_backbone(peer_backbone('tiny'), tmp_path/'peers'/'simclr-tiny.safetensors', 'tiny')
-    r = subprocess.run(peer, capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    r = subprocess.run(peer, capture_output=True, text=True, cwd=tmp_path, timeout=900, env=ENV)
     assert r.returncode == 0, r.stderr[-3000:]
     res2 = json.loads((tmp_path/'cpu-imagenette-converged.json').read_text())
     assert [x for x in res2['runs'] if x['side'] not in ('simclr_finetune', 'cpc_distill')] == res['runs']  # the earlier runs kept as they were

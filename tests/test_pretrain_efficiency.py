@@ -1,14 +1,14 @@
 """benchmarks/pretrain_efficiency.py: the compute budget stops training where it should and drives the schedule, and a
 tiny run writes well-formed files. This checks the benchmark; it does not time anything."""
-import json, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).parents[1]
-SCRIPT = ROOT/'benchmarks'/'pretrain_efficiency.py'
-sys.path.insert(0, str(ROOT/'benchmarks'))
+RUN = [sys.executable, '-m', 'benchmarks.pretrain_efficiency']
+ENV = {**os.environ, 'PYTHONPATH': str(ROOT)}  # the benchmarks run as modules of the repository's root, from any folder
 from fastai_cpc.test_utils import synth_image_folder
-import pretrain_efficiency  # `call_parse` runs `main` only when the script is run, not imported
+from benchmarks import pretrain_efficiency  # `call_parse` runs `main` only when the script is run, not imported
 
 def test_budget_stops_fit_and_drives_the_schedule():
     from fastai.test_utils import synth_learner
@@ -44,9 +44,9 @@ def test_augment_ramp_grows_the_augmentation_the_dataloader_uses(tmp_path):
 
 def test_runs_end_to_end(tmp_path):
     data = synth_image_folder(tmp_path/'data', n_train=40, n_valid=10, size=24)
-    cmd = [sys.executable, str(SCRIPT), '--data', str(data), '--variants', 'default,ctx64-cos,rampaug,flatcos,wd0.1,simclr-tiny,byol-resnet18', '--minutes', '0.02', '--every', '0.01',
+    cmd = [*RUN, '--data', str(data), '--variants', 'default,ctx64-cos,rampaug,flatcos,wd0.1,simclr-tiny,byol-resnet18', '--minutes', '0.02', '--every', '0.01',
            '--per-class', '4', '--n-valid-cpc', '8', '--sanity-steps', '2', '--out', str(tmp_path/'out')]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ENV)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((tmp_path/'out'/'pretrain-data.json').read_text())
     assert {'command', 'device', 'versions', 'commit', 'date'} <= set(res['meta'])

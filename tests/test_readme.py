@@ -19,3 +19,15 @@ def test_workflows_run_the_readme_test_command():
     assert any('tools/docs.py' in r for r in runs('deploy.yaml'))
     deploy = yaml.safe_load((wf/'deploy.yaml').read_text())
     assert any(s.get('uses', '').startswith('actions/deploy-pages') for s in deploy['jobs']['deploy']['steps'])
+
+def test_readme_is_a_front_door():
+    "At most 12 KB, and no paragraph of prose over 600 characters: the narrative lives in benchmarks/findings.md"
+    text = (root/'README.md').read_text()
+    assert len(text.encode()) <= 12_000, f"README.md is {len(text.encode())} bytes: move detail to the chapters or benchmarks/findings.md"
+    prose, fenced = [], False
+    for block in text.split('\n\n'):
+        if block.lstrip().startswith('```'): fenced = block.count('```') % 2 == 1
+        elif not fenced and not block.lstrip().startswith(('|', '!', '#', '<!--', '>')): prose.append(block)
+        elif fenced and '```' in block: fenced = False
+    long = [p[:80] for p in prose if len(p) > 600]
+    assert not long, f"paragraphs over 600 characters: {long}"

@@ -6,8 +6,7 @@ import torch
 from torch import nn
 
 root = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(root/'benchmarks'))
-import throughput
+from benchmarks import throughput
 
 def test_flops_per_image_counts_forward_and_backward():
     lin = nn.Linear(64, 32, bias=False)
@@ -29,8 +28,8 @@ def test_busy_fraction_is_the_union_of_intervals():
     assert throughput._union_us([]) == 0
 
 def test_cpu_tiny_run_writes_consistent_results(tmp_path):
-    r = subprocess.run([sys.executable, str(root/'benchmarks'/'throughput.py'), '--config', 'cpu-tiny', '--bs', '2', '--warmup', '0',
-                        '--steps', '2', '--data-batches', '1', '--num-workers', '0', '--out', str(tmp_path)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, '-m', 'benchmarks.throughput', '--config', 'cpu-tiny', '--bs', '2', '--warmup', '0',
+                        '--steps', '2', '--data-batches', '1', '--num-workers', '0', '--out', str(tmp_path)], capture_output=True, text=True, cwd=root)
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((tmp_path/'throughput-cpu-tiny.json').read_text())
     m = res['model']

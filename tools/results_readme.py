@@ -2,7 +2,8 @@
 
     python tools/results_readme.py && python tools/docs.py --readme
 
-- benchmarks/README.md (generated, whole): every results file in full, with its command, device, versions, commit and date.
+- benchmarks/README.md (generated, whole): benchmarks/findings.md (written by hand: what the numbers say), then every results
+  file in full, with its command, device, versions, commit and date.
 - nbs/index.ipynb (and so README.md): the `## Results` cell, short (one row per pre-training run with the defaults, one
   label-efficiency table per data set and profile of the current protocol, with its plot), and the `## Speed` cell, one
   row per throughput configuration. Each is inserted before `## Two commands` the first time; the cells after them, with
@@ -44,6 +45,8 @@ def benchmarks_readme() -> str:
              "# Benchmarks: every result in full",
              "Each block below is a results file as its benchmark wrote it, with the command that reproduces it. "
              "The README's *Results* and *Speed* sections summarise them."]
+    if (findings := root/'benchmarks'/'findings.md').exists():  # written by hand: what the numbers say
+        parts.append(findings.read_text().strip())
     for k, (title, what) in kinds.items():
         parts += [f"## {title}", what] + [_block(md) for md in result_files(k)]
     return '\n\n'.join(parts) + '\n'
@@ -63,6 +66,23 @@ def label_table(md:Path) -> str:
     "The label-efficiency table of one data set, as its results file has it"
     return next(t for t in md.read_text().split('\n\n') if t.startswith('| labels')).strip()
 
+def _pm(s:dict|None) -> str:
+    if s is None: return ''
+    return f"{s['mean']:.3f} ± {s['std']:.3f}" if s['n'] > 1 else f"{s['mean']:.3f}"
+
+def readme_table(f:Path) -> str:
+    "The README's short form of a label-efficiency results file: the four sides, and the declared side's factor against from-scratch training"
+    d = json.loads(f.read_text())
+    base = 'best_scratch' if d.get('protocol') == 'converged' else 'scratch'
+    rows = [f"| labels | CPC fine-tuned | CPC frozen | scratch | fastai | factor vs {'the better from scratch' if base == 'best_scratch' else 'scratch'} |",
+            "|---|---|---|---|---|---|"]
+    for r in d['summary']:
+        fac = r.get('factors', {}).get(d['declared_side'], {}).get(base)
+        fac = '' if fac is None else f"{'' if fac[1] == '=' else fac[1]}{fac[0]:.2f}x"
+        rows.append(f"| {r['labels']} ({r['frac']:.0%}) | {_pm(r.get('cpc_finetune'))} | {_pm(r.get('cpc_frozen'))} | {_pm(r.get('scratch'))} | "
+                    f"{_pm(r.get('fastai'))} | {fac} |")
+    return '\n'.join(rows)
+
 def label_files() -> list:
     "The label-efficiency results of the current protocol (the older ones, a subset as the label pool, are in benchmarks/README.md only)"
     return [f for f in result_files('label-efficiency', '.json') if 'declared_side' in json.loads(f.read_text())]
@@ -76,15 +96,15 @@ def results_cell() -> str:
         devices = ' and '.join(dict.fromkeys(r.get('device') or m['device'] for r in d['runs']))  # a resumed run may span machines
         if m['profile'] != 'cpu':  # one table per data set in the README: the `cpu` profile's, which the bar judges; the others linked
             others.append(f"[`{f.stem}`](benchmarks/results/{f.stem}.md) ({devices}, {m['date']})"); continue
-        tables += [f"**Label efficiency, {d['dataset']}, `{m['profile']}` profile** (`{m['command']}`, {devices}, {m['date']}):",
-                   label_table(f.with_suffix('.md')), f"![{f.stem}](benchmarks/results/{f.stem}.png)"]
-    intro = ("Every figure comes from a results file in `benchmarks/results/`; [benchmarks/README.md](benchmarks/README.md) "
-             "has each in full, with the command that reproduces it, device, versions, commit and date. **Pre-training efficiency** "
-             "(`benchmarks/pretrain_efficiency.py`), today's defaults: the frozen encoder's kNN and linear-probe accuracy at the end of "
-             "the compute budget, a random encoder's in brackets (every study, losers too, in benchmarks/README.md). **Label efficiency** "
-             "(`benchmarks/label_efficiency.py`): one table per data set, the `cpu` profile's"
-             + (f"; the other profiles' results: {', '.join(others)}." if others else "."))
-    return '\n\n'.join(['## Results', intro, pretrain_table()] + tables)
+        tables += [f"**{d['dataset']}**, `{m['profile']}` profile, {d.get('protocol', 'fixed')} protocol ([{f.stem}](benchmarks/results/{f.stem}.md), {devices}, {m['date']}):",
+                   readme_table(f), f"![{f.stem}](benchmarks/results/{f.stem}.png)"]
+    intro = ("Every figure comes from a results file in `benchmarks/results/`; [benchmarks/README.md](benchmarks/README.md) has each in "
+             "full, with the command that reproduces it, device, versions, commit and date, and what the studies found.")
+    pre = ("**Pre-training efficiency** (`benchmarks/pretrain_efficiency.py`), today's defaults: the frozen encoder's kNN and linear-probe "
+           "accuracy after the budget, a random encoder's in brackets:")
+    lab = ("**Label efficiency** (`benchmarks/label_efficiency.py`): one table per data set, the `cpu` profile's"
+           + (f"; the other profiles': {', '.join(others)}." if others else "."))
+    return '\n\n'.join(['## Results', intro, pre, pretrain_table(), lab] + tables)
 
 def speed_table() -> str:
     "One row per throughput configuration (its tagged extra runs are in benchmarks/README.md)"

@@ -30,9 +30,9 @@ else
   tp_toy=(); le_toy=(); RESULTS=benchmarks/results
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 fi
-tp() { timeout ${LIMIT:-480} $PY benchmarks/throughput.py --data-batches 0 --images ~/.fastai/data/imagenette2-96/train --out "$OUT" "$@" "${tp_toy[@]}" 2>&1 | grep -v Warning | tee -a "$OUT/throughput.log"; }
+tp() { timeout ${LIMIT:-480} $PY -m benchmarks.throughput --data-batches 0 --images ~/.fastai/data/imagenette2-96/train --out "$OUT" "$@" "${tp_toy[@]}" 2>&1 | grep -v Warning | tee -a "$OUT/throughput.log"; }
 le() {
-  timeout ${LIMIT:-500} $PY benchmarks/label_efficiency.py --profile gpu --datasets "$1" --out "$RESULTS" "${le_toy[@]}" 2>&1 | grep -v Warning | tee -a "$OUT/le.log"
+  timeout ${LIMIT:-500} $PY -m benchmarks.label_efficiency --profile gpu --datasets "$1" --out "$RESULTS" "${le_toy[@]}" 2>&1 | grep -v Warning | tee -a "$OUT/le.log"
   [ -n "${DRY_RUN:-}" ] && return
   cp benchmarks/results/gpu-$1-converged.* "$OUT"/ 2>/dev/null
   cp "$(ls -t models/label-efficiency/*-encoder.safetensors | head -1)" "$OUT"/
@@ -46,7 +46,7 @@ case "${1:-}" in
                  --variants 'previous default' 'without torch.compile'; fi ;;
   peers) if [ -n "${DRY_RUN:-}" ]; then args=(--minutes 0.05 --every 0.05 --per-class 5 --n-valid-cpc 20 --sanity-steps 0 --variants default,simclr-tiny,byol-tiny)
          else args=(--profile gpu --minutes 2 --every 1 --sanity-steps 0 --variants default,simclr-resnet18,byol-resnet18); fi
-         timeout ${LIMIT:-500} $PY benchmarks/pretrain_efficiency.py --data imagenette-96 --tag=-peers --out "$OUT" "${args[@]}" 2>&1 | grep -v Warning | tee -a "$OUT/peers.log" ;;
+         timeout ${LIMIT:-500} $PY -m benchmarks.pretrain_efficiency --data imagenette-96 --tag=-peers --out "$OUT" "${args[@]}" 2>&1 | grep -v Warning | tee -a "$OUT/peers.log" ;;
   le-imagenette) le imagenette-96 ;;
   le-cifar10)    le cifar10 ;;
   *) echo "usage: [DRY_RUN=1] bash tools/gpu/run.sh r50|paper|peers|le-imagenette|le-cifar10"; exit 2 ;;
