@@ -8,7 +8,7 @@ from pathlib import Path
 import torch, time
 import fastai
 from fastai_cpc.all import *  # fastai's vision API too
-from fastai_cpc.cli import run_pretrain, run_sizes
+from fastai_cpc.recipes import run_pretrain, run_sizes
 
 root = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json, sys, time
 from fastcore.script import call_parse
 from fastai_cpc.all import *  # fastai's vision API too
-from fastai_cpc.cli import resolve_data, run_pretrain, run_sizes
+from fastai_cpc.recipes import resolve_data, run_pretrain, run_sizes
 from .common import provenance
 
 here = Path(__file__).resolve().parent

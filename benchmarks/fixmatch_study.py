@@ -16,7 +16,7 @@ from __future__ import annotations
 import json, time
 from fastcore.script import call_parse
 from fastai_cpc.all import *
-from fastai_cpc.cli import resolve_data
+from fastai_cpc.recipes import resolve_data
 from .common import ft_epochs, provenance, classifier, encoder_file, pool_of, settings, train
 
 here = Path(__file__).resolve().parent

@@ -24,13 +24,13 @@ from __future__ import annotations
 import json, math, sys, time
 from fastcore.script import call_parse
 from fastai_cpc.all import *  # fastai's vision API too
-from fastai_cpc.cli import resolve_data, run_sizes
+from fastai_cpc.recipes import resolve_data, run_sizes
 from .common import provenance
 
 here = Path(__file__).resolve().parent
 # What every variant shares in a profile: image and patch size, encoder preset, precision, data path
-profiles = {'cpu': dict(size=32, patch_size=8, arch='tiny', bf16=False, device='cpu', on_device=False),
-            'gpu': dict(size=64, patch_size=16, arch='small', bf16=True, device='cuda', on_device=True)}
+profiles = {p: dict({k: run_sizes[p][k] for k in ('size', 'patch_size', 'arch', 'bf16', 'on_device')}, device=d)  # the fastai-cpc run sizes'
+            for p, d in (('cpu', 'cpu'), ('gpu', 'cuda'))}
 # The variants of the study: pre-training settings, each a change from `cpc_learner`'s defaults.
 # 'default' is what `cpc_learner` and the `fastai-cpc` run sizes use now, read from the library itself.
 VARIANTS = {

@@ -9,62 +9,10 @@ from __future__ import annotations
 import argparse, contextlib, sys, time, warnings
 from fastcore.script import *
 from .all import *  # fastai's vision API and every module of this package
+from .recipes import *  # the steps of a run: the commands parse options and call them
 
 # %% auto #0
-__all__ = ['run_sizes', 'UserError', 'resolve_data', 'EpochLines', 'plain_progress', 'checked_hold_out', 'check_job', 'job_plan',
-           'train_classifier', 'export_classifier', 'run_job', 'results_table', 'verdict', 'main', 'probe_items',
-           'run_pretrain', 'pretrain', 'labelled_items', 'run_finetune', 'finetune', 'run_predict', 'predict_command',
-           'cli']
-
-# %% ../nbs/06_cli.ipynb #e5e4fe2f
-_datasets = {'imagenette': URLs.IMAGENETTE_160, 'imagenette-320': URLs.IMAGENETTE_320, 'imagewoof': URLs.IMAGEWOOF_160, 'cifar10': URLs.CIFAR,
-             # not on fastai's servers: extract ../shared/data/imagenette2-96.tgz into $FASTAI_HOME/data (tools/setup.sh does)
-             'imagenette-96': URLs.IMAGENETTE_160.replace('160', '96')}
-
-class UserError(Exception):
-    "A mistake in the command's input: reported in one line, without a traceback"
-
-def resolve_data(data:str, need_train:bool=True) -> Path:
-    "The folder of a named data set (through `untar_data`) or of a path; with `need_train`, in fastai's train/ + val/ layout"
-    if data in _datasets:
-        url = _datasets[data]
-        try: path = untar_data(url)
-        except Exception as e:
-            home = os.environ.get('FASTAI_HOME', '~/.fastai')
-            raise UserError(f"data set {data!r} is not in {home}/data and could not be downloaded ({type(e).__name__}): "
-                            f"connect to the internet once, extract it to {home}/data/{url.split('/')[-1].split('.')[0]}, or pass --data PATH") from None
-    else: path = Path(data).expanduser()
-    if not path.is_dir(): raise UserError(f"no data set named {data!r} and no such folder: use one of {', '.join(_datasets)} or a folder path")
-    if need_train and not (path/'train').is_dir(): raise UserError(f"{path} has no train/ folder: the whole job needs fastai's layout, train/<class>/*.jpg and val/<class>/*.jpg; "
-                                                                     f"to pre-train alone on a folder of images, run: fastai-cpc pretrain --data {path}")
-    return path
-
-# %% ../nbs/06_cli.ipynb #c7e14409
-run_sizes = {
-    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=10, ft_epochs=5, lr=1e-3, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=1000, n_dirs=2, head='linear', on_device=False, bf16=False, compile=False, fused_adam=False, semi=None, mu=2, n_held_out=50, max_ft_mult=8),
-    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True, compile=True, fused_adam=True, semi=None, mu=7, n_held_out=50, max_ft_mult=8),
-}
-
-# %% ../nbs/06_cli.ipynb #d836070b
-def _subsample(items:L, n:int|None, seed:int) -> L:
-    "`n` items drawn reproducibly (all of them if `n` is None or too large)"
-    items = L(items)
-    if n is None or n >= len(items): return items
-    return items[np.random.default_rng(seed).permutation(len(items))[:n]]
-
-# %% ../nbs/06_cli.ipynb #aed5fa40
-def _pretrain_dls(items:L, c:dict, seed:int, num_workers=None, device=None) -> DataLoaders:
-    "Pre-training DataLoaders: decoded once onto the device with `c.on_device`, else read by fastai's workers"
-    kw = {} if c.on_device else dict(num_workers=ifnone(num_workers, defaults.cpus))
-    return cpc_dls(items, size=c.size, patch_size=c.patch_size, bs=min(c.bs, len(items)//2), seed=seed, on_device=c.on_device, device=device, **kw)
-
-def _precision(learn:Learner, c:dict) -> Learner:
-    "bf16 mixed precision if `c.bf16` asks for it and a GPU is there to run it"
-    return learn.to_bf16() if c.bf16 and torch.cuda.is_available() else learn
-
-def _step_options(c:dict) -> dict:
-    "`cpc_learner`'s options for the speed of a step: a compiled forward and fused Adam, where the run size asks for them"
-    return dict(compile=c.compile, opt_func=fused_adam if c.fused_adam else Adam)
+__all__ = ['EpochLines', 'plain_progress', 'main', 'pretrain', 'finetune', 'predict_command', 'cli']
 
 # %% ../nbs/06_cli.ipynb #8bbbc1ee
 class EpochLines(Callback):
@@ -87,139 +35,8 @@ def plain_progress(plain:bool|None=None): # `None`: plain when stdout is not a t
     try: yield
     finally: defaults.callbacks = old
 
-# %% ../nbs/06_cli.ipynb #41444db9
-def checked_hold_out(items:L, n_held_out:int, seed:int=0) -> tuple:
-    "`hold_out`, or a clear error when a class has too few images to hold `n_held_out` of them out"
-    smallest = min(Counter(map(parent_label, items)).items(), key=lambda o: o[1])
-    if smallest[1] <= n_held_out:
-        raise UserError(f"the class {smallest[0]!r} has {smallest[1]} training images, too few to hold out {n_held_out} of them to decide how long each "
-                        f"classifier trains: pass --n-held-out {max(1, smallest[1] // 5)} (or fewer), or add images")
-    return hold_out(items, n_held_out, seed=seed)
-
-def check_job(path:Path, frac:float, c:dict, seed:int=0) -> tuple:
-    "Everything the whole job will need, checked before any training: returns the training images, the label pool, the held-out images and how many are labelled"
-    all_train = get_image_files(path/'train')
-    if not len(all_train): raise UserError(f"{path/'train'} holds no images: put them in train/<class>/*.jpg and val/<class>/*.jpg")
-    classes = set(map(parent_label, all_train))
-    if len(classes) < 2:
-        raise UserError(f"{path/'train'} has {'only the class ' + repr(first(classes)) if classes != {'train'} else 'no class sub-folders'}: "
-                        f"fine-tuning and the comparison need one sub-folder per class, train/<class>/*.jpg and val/<class>/*.jpg; "
-                        f"to pre-train alone on these images, run: fastai-cpc pretrain --data {path}")
-    val = path/valid_folder(path)
-    if not len(get_image_files(val)): raise UserError(f"{val} holds no images: put the validation images in val/<class>/*.jpg")
-    grid_size(c['size'], c['patch_size'])  # impossible image and patch sizes
-    pool, held = checked_hold_out(all_train, c['n_held_out'], seed)
-    return all_train, pool, held, len(label_subset(pool, frac=frac, seed=seed))  # impossible fractions
-
-def job_plan(frac:float, c:dict, n_train:int, n_labelled:int, n_held:int, encoder=None) -> str:
-    "What the job will run, in one paragraph"
-    e = c['ft_epochs'] + 1
-    pre = (f"pre-train `{c['arch']}` on {n_train} images at {c['size']} px ({c['patch_size']} px patches) for {c['epochs']} epochs, batch {c['bs']}, lr {c['lr']:g}"
-           if encoder is None else f"no pre-training: the encoder {encoder} ({c['patch_size']} px patches) at {c['size']} px")
-    return (f"{pre}; then on {n_labelled} labelled images ({frac:.0%}), at lr {c['ft_lr']:g}: the CPC classifier "
-            f"(`fine_tune`: 1 epoch head only, then all layers, lr_mult={c['lr_mult']:g}) and the same classifier from scratch (one cycle)"
-            f"{'' if not c.get('semi') else ', and the CPC classifier again with ' + _semi_names[c['semi']] + ' (' + str(c['mu']) + ' unlabelled images per labelled one)'}, "
-            f"each trained for {e}, {2 * e}, {4 * e}, ... epochs (at most {c['max_ft_mult'] * e}) while its accuracy on {n_held} held-out training images "
-            f"still rises; the best of each validated on {'about ' + str(c['n_valid']) if c['n_valid'] else 'all the'} validation images")
-
-def train_classifier(dls:DataLoaders, # labelled images, validated on held-out *training* images
-                     encoder, # a pre-trained encoder (file, Learner, ...) to fine-tune, or a preset name to train from scratch
-                     c:dict, # settings of a run size: head, patch_size, ft_epochs, ft_lr, lr_mult, max_ft_mult, mu, bf16
-                     unlabelled=None, # images to use again, unlabelled: with FixMatch, or to distil `teacher` on; `None`: neither
-                     teacher:Learner|None=None, # a trained classifier: the student starts as its copy and learns its predictions on `unlabelled` (`Distill`)
-                     num_workers=None, # DataLoader workers of the unlabelled images
-                     log=print, name:str='classifier',
-                    ) -> tuple: # (the best `Learner`, its settings)
-    "A classifier on `encoder`, trained for `ft_epochs + 1` epochs, then twice and four times as many..., while its held-out accuracy rises (`converge`)"
-    scratch = isinstance(encoder, str) and encoder in cpc_presets
-    def train(epochs, lr):
-        ul = unlabelled_dl(unlabelled, dls, mu=c['mu'], num_workers=num_workers) if unlabelled is not None else None
-        if teacher is not None: learn = _precision(distill_learner(teacher, ul, cbs=ValidateOnce()), AttrDict(c))
-        else: learn = _precision(cpc_classifier(dls, encoder, head=c['head'], patch_size=c['patch_size'], cbs=[ValidateOnce()] + ([FixMatch(ul)] if ul else [])), AttrDict(c))
-        with learn.no_bar(), learn.no_logging():
-            if scratch or teacher is not None: learn.fit_one_cycle(epochs, lr)  # a student starts from its trained teacher: one cycle, no frozen epoch
-            else: learn.fine_tune(epochs - 1, lr, lr_mult=c['lr_mult'])
-        return learn
-    e = c['ft_epochs'] + 1
-    learn, chosen, _ = converge(train, e, c['ft_lr'], lr_factors=(), options=(), max_epochs=c['max_ft_mult'] * e,
-                                log=lambda o: log(f"{name}: {o['epochs']} epochs, {o['held_out']:.4f} on the held-out images"))
-    return learn, chosen
-
-def export_classifier(learn:Learner, fname) -> Path:
-    "Export a trained classifier for `load_learner` and `fastai-cpc predict`, without its training-only callbacks"
-    learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, (ValidateOnce, FixMatch, Distill, MixedPrecision))])
-    fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
-    learn.path = fname.parent
-    learn.export(fname.name)
-    return fname
-
-def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Path('models'), device=None, log=print,
-            encoder=None, # an encoder file (from `fastai-cpc pretrain` or `save_encoder`): skip pre-training, fine-tune it
-            **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16, compile, fused_adam, semi, mu, n_held_out, max_ft_mult
-           ) -> list:
-    "Pre-train, then train on `frac` of the labels the CPC classifier, the same classifier from scratch (and, with `semi`, CPC + FixMatch or + distillation), each as long as a held-out share of the training images says; one result dict per method"
-    c = AttrDict({**run_sizes['cpu'], **cfg})
-    kw = dict(num_workers=ifnone(num_workers, defaults.cpus), device=device)
-    if encoder is not None: c.patch_size = load_encoder(encoder).patch_size  # a missing or broken file stops here, before any work
-    all_train, pool, held, n_labelled = check_job(path, frac, c, seed)
-    train_items = _subsample(all_train, c.n_train, seed)
-    if c.semi and len(train_items) < c.mu * min(c.bs, n_labelled):  # checked now, not after pre-training
-        raise UserError(f"--semi needs at least mu * bs = {c.mu} * {min(c.bs, n_labelled)} unlabelled images, got {len(train_items)}: lower --mu or --bs, or raise --n-train")
-    log(job_plan(frac, c, len(train_items), n_labelled, len(held), encoder))
-    if encoder is None:
-        metrics = [ContrastiveAccuracy(), KNNProbe(held, size=c.size)]  # the held-out images' kNN accuracy in the epoch table: is the encoder still learning?
-        pre = _precision(cpc_learner(_pretrain_dls(train_items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, metrics=metrics, **_step_options(c)), c)
-        pre.fit_one_cycle(c.epochs, c.lr)
-        enc_file = save_encoder(pre, Path(out)/f'cpc_{c.arch}_{c.size}px.safetensors')
-    else: enc_file = Path(encoder)
-    val = get_image_files(path/valid_folder(path))
-    if c.n_valid and c.n_valid < len(val): val = label_subset(val, frac=c.n_valid / len(val), seed=seed)
-    trn = label_subset(pool, frac=frac, seed=seed)
-    dls = labelled_dls(trn, held, size=c.size, bs=min(c.bs, len(trn)), **kw)  # validated on the held-out images while choosing
-    results = []
-    methods = [('CPC pre-trained', enc_file), ('from scratch', c.arch)] + ([(f'CPC + {_semi_names[c.semi]}', enc_file)] if c.semi else [])
-    learns = {}
-    for name, encoder in methods:
-        t = time.time()
-        learn, chosen = train_classifier(dls, encoder, c, unlabelled=train_items if name.startswith('CPC +') else None,  # the pre-training images again
-                                         teacher=learns.get('CPC pre-trained') if c.semi == 'distill' else None, num_workers=kw['num_workers'], log=log, name=name)
-        learns[name] = learn
-        with learn.no_bar(): acc = float(learn.validate(dl=dls.test_dl(val, with_labels=True))[1])
-        results.append(dict(method=name, labels=len(trn), frac=frac, epochs=chosen['epochs'], n_valid=len(val), accuracy=acc, seconds=time.time() - t,
-                            encoder=str(enc_file), **(dict(classifier=str(export_classifier(learn, Path(out)/'cpc_classifier.pkl'))) if name == 'CPC pre-trained' else {})))
-    return results
-
-# %% ../nbs/06_cli.ipynb #91194968
-def results_table(results:list) -> str:
-    "The results as a markdown table"
-    rows = ["| method | labelled images | epochs chosen | valid accuracy | seconds |", "|---|---|---|---|---|"]
-    rows += [f"| {r['method']} | {r['labels']} ({r['frac']:.0%}) | {r['epochs']} | {r['accuracy']:.4f} | {r['seconds']:.0f} |" for r in results]
-    return '\n'.join(rows)
-
-def _noise(a:float, b:float, n:int) -> float:
-    "Two standard errors of the difference of two accuracies near `a` and `b` on `n` validation images"
-    p = (a + b) / 2
-    return 2 * math.sqrt(2 * p * (1 - p) / n)
-
-def verdict(results:list, epochs:int) -> str:
-    "Which method won, by how much against the noise of the validation set, and what to do about a loss; and what FixMatch added, if it ran"
-    cpc, scratch = results[:2]
-    d, n = cpc['accuracy'] - scratch['accuracy'], cpc['n_valid']
-    noise = _noise(cpc['accuracy'], scratch['accuracy'], n)
-    pts = f"{abs(d) * 100:.1f} points"
-    if abs(d) < noise: v = (f"CPC and scratch are within {noise * 100:.1f} points of each other, the noise of {n} validation images: "
-                            f"no clear winner. More pre-training (--epochs {2 * epochs}) usually moves CPC ahead.")
-    elif d > 0: v = f"CPC pre-training is {pts} ahead of training from scratch on the same labels: the unlabelled images paid for themselves."
-    else: v = (f"CPC is {pts} behind training from scratch: the encoder has not learned enough yet. Pre-train longer "
-               f"(--epochs {2 * epochs}, or `fastai-cpc pretrain`, resumable) or on more images.")
-    if len(results) < 3: return v
-    fm = results[2]; dfm = fm['accuracy'] - cpc['accuracy']
-    return v + (f" {fm['method'].split('+ ')[1]} {'adds' if dfm >= 0 else 'loses'} {abs(dfm) * 100:.1f} points on top of CPC "
-                f"({'within' if abs(dfm) < _noise(fm['accuracy'], cpc['accuracy'], n) else 'beyond'} the noise).")
-
 # %% ../nbs/06_cli.ipynb #6155a331
 _user_errors = (UserError, ValueError, FileNotFoundError, TrainingDiverged)
-_semi_names = dict(fixmatch='FixMatch', distill='distillation')  # --semi's values, and their rows' names
 _positive, _count = (lambda v: v > 0, 'positive'), (lambda v: v >= 1, 'at least 1')
 _option_ranges = dict(frac=(lambda v: 0 < v <= 1, 'in (0, 1]'), size=(lambda v: v > 0, 'a positive number of pixels'), lr=_positive, ft_lr=_positive,
                       lr_mult=_positive, bs=_count, epochs=_count, ft_epochs=_count, n_held_out=_count, max_ft_mult=_count, mu=_count, n_per_class=_count,
@@ -230,7 +47,7 @@ def _settings(prog:str, data:str, path:Path, run_size:str|None, options:dict) ->
     "The run size (the one that fits the hardware if not given) with every option given on top; says which, in one line"
     for k, (ok, should) in _option_ranges.items():  # every option in range before any work
         if (v := options.get(k)) is not None and not ok(v): raise UserError(f"--{k.replace('_', '-')} must be {should}, got {v}")
-    if options.get('semi') not in (None, *_semi_names): raise UserError(f"--semi must be one of {', '.join(_semi_names)}, got {options['semi']!r}")
+    if options.get('semi') not in (None, *semi_methods): raise UserError(f"--semi must be one of {', '.join(semi_methods)}, got {options['semi']!r}")
     why = ''
     if run_size is None:
         run_size = 'gpu' if torch.cuda.is_available() else 'cpu'
@@ -274,6 +91,7 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
          semi:str=None, # 'fixmatch' or 'distill': a third row, the pre-training images used again unlabelled, by FixMatch (each step costs 1 + 2*mu) or by distilling the CPC classifier into a student
          mu:int=None, # FixMatch's unlabelled images per labelled image (cpu run size: 2, gpu: 7)
          encoder:str=None, # skip pre-training: fine-tune this encoder file (from `fastai-cpc pretrain` or `save_encoder`)
+         resume:store_true=False, # continue an interrupted job's pre-training from its checkpoint in --out
          out:str='models', # folder for the pre-trained encoder and the exported classifier
          debug:store_true=False, # show the full traceback of errors
         ):
@@ -281,49 +99,11 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
     try:
         path = resolve_data(data)
         cfg = _settings('fastai-cpc', data, path, run_size, locals())
-        with plain_progress(): results = run_job(path, frac=frac, seed=seed, num_workers=num_workers, out=Path(out), encoder=encoder, **cfg)
+        with plain_progress(): results = run_job(path, frac=frac, seed=seed, num_workers=num_workers, out=Path(out), encoder=encoder, resume=resume, **cfg)
     except _user_errors as e: _fail(e, debug)
     print('\n' + results_table(results) + '\n\n' + verdict(results, cfg['epochs']))
     print(f"\nencoder: {results[0]['encoder']}\nclassifier (CPC pre-trained): {results[0]['classifier']} (fastai-cpc predict {results[0]['classifier']} IMAGES...)")
     return results
-
-# %% ../nbs/06_cli.ipynb #ea4413b7
-def probe_items(path:Path, n_per_class:int=50, seed:int=0) -> L:
-    "Up to `n_per_class` training images per class of a labelled folder, for `KNNProbe`"
-    trn, _ = labelled_items(path, seed=seed)
-    return label_subset(trn, n_per_class=min(n_per_class, min(Counter(map(parent_label, trn)).values())), seed=seed)
-
-def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool=False, seed:int=0, num_workers=None, device=None,
-                 items=None, # the images to pre-train on; `n_train` of `path/'train'` by default
-                 probe=None, # a labelled folder (`labelled_items`): a `KNNProbe` column on up to 50 of its training images per class
-                 **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, lr, n_train, n_dirs, on_device, bf16, compile, fused_adam
-                ) -> Path:
-    "Pre-train CPC on the images of `path` (its train/ folder if it has one) with a checkpoint every epoch (continuing the last one with `resume`); returns the encoder file"
-    c = AttrDict({**run_sizes['cpu'], **cfg})
-    out = Path(out)
-    last = out/f'{name}-last.pth'
-    if last.exists() and not resume:
-        raise UserError(f"{last} holds the checkpoint of an earlier run: pass --resume to continue it, or choose another --out or --name")
-    use_process_gpu()  # under DDP on GPUs: this process's own GPU, before the images and the model go there
-    set_seed(seed + rank_distrib())  # under DDP, each process its own random augmentation (DDP starts every process from the first one's weights)
-    if items is None:
-        folder = path/'train' if (path/'train').is_dir() else path  # any folder of images: cpc_dls holds out its own validation share
-        items = _subsample(get_image_files(folder), c.n_train, seed)
-        if not len(items): raise UserError(f"no images in {folder}: point --data at a folder of .jpg/.png images (searched recursively)")
-    metrics = [ContrastiveAccuracy()] + ([KNNProbe(probe_items(Path(probe), seed=seed), size=c.size)] if probe else [])
-    learn = _precision(cpc_learner(_pretrain_dls(items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, path=out, model_dir='.', metrics=metrics,
-                                   **_step_options(c)), c)
-    start = load_checkpoint(learn, last) if resume else 0
-    say = print if rank_distrib() == 0 else noop  # under DDP, the first process speaks for all
-    if start >= c.epochs: say(f"{last} is already at epoch {start} of {c.epochs}: nothing left to train")
-    else:
-        if start: say(f"resuming from {last}: epoch {start + 1} of {c.epochs}", flush=True)
-        with learn.distrib_ctx(cpu=not torch.cuda.is_available()) if num_distrib() else contextlib.nullcontext():  # DDP when a launcher started the processes
-            learn.fit_one_cycle(c.epochs, c.lr, start_epoch=start, cbs=Checkpoint(name))
-    enc = out/f'{name}-encoder.safetensors'
-    if rank_distrib() == 0: save_encoder(learn, enc)
-    distrib_barrier()
-    return enc
 
 # %% ../nbs/06_cli.ipynb #f74b3fc2
 @call_parse
@@ -358,52 +138,6 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
     if rank_distrib() == 0: print(f"encoder: {enc}")
     end_distributed()  # under a launcher: no communication thread left running when the interpreter exits
 
-# %% ../nbs/06_cli.ipynb #760f781b
-def labelled_items(path:Path, # train/ and a validation folder (val, valid or test), or one sub-folder per class
-                   valid_pct:float=0.2, # share of each class held out for validation where there is no validation folder
-                   seed:int=0,
-                  ) -> tuple: # (training images, validation images)
-    "The training and validation images of a labelled folder"
-    root = path/'train' if (path/'train').is_dir() else path
-    trn = get_image_files(root)
-    if not len(trn): raise UserError(f"no images in {root}: a labelled folder holds <class>/*.jpg, or train/<class>/*.jpg and val/<class>/*.jpg")
-    if len(classes := set(map(parent_label, trn))) < 2:
-        raise UserError(f"{root} has {'only the class ' + repr(first(classes)) if classes != {root.name} else 'no class sub-folders'}: "
-                        "fine-tuning needs one sub-folder per class, <class>/*.jpg")
-    if root != path and any((path/n).is_dir() for n in ('val', 'valid', 'test')): return trn, get_image_files(path/valid_folder(path))
-    if not 0 < valid_pct < 1: raise UserError(f"valid_pct must be between 0 and 1, got {valid_pct}")
-    val = label_subset(trn, frac=valid_pct, seed=seed)
-    held = set(map(str, val))
-    return trn.filter(lambda o: str(o) not in held), val
-
-def run_finetune(path:Path, # a labelled folder (`labelled_items`)
-                 encoder, # an encoder file from `fastai-cpc pretrain` or `save_encoder`
-                 frac:float|None=0.1, # fraction of each class's labels to train on
-                 n_per_class:int|None=None, # or: this many labelled images per class
-                 seed:int=0, num_workers=None, device=None,
-                 out:Path=Path('models'), name:str='classifier', # the classifier is exported to out/name.pkl
-                 size:int|None=None, # image side; by default the run size's grid: size * the encoder's patch size / the run size's patch size
-                 log=print,
-                 **cfg, # overrides of `run_sizes['cpu']`: bs, ft_epochs, ft_lr, lr_mult, n_held_out, max_ft_mult, head, semi, mu, bf16
-                ) -> dict:
-    "Fine-tune a pre-trained encoder on some of the labels of `path` by the whole job's rule, validate it, and export it"
-    c = AttrDict({**run_sizes['cpu'], **cfg})
-    enc = load_encoder(encoder)  # a missing or broken file stops here
-    c.size, c.patch_size = ifnone(size, c.size * enc.patch_size // c.patch_size), enc.patch_size
-    grid_size(c.size, c.patch_size)
-    trn_all, val = labelled_items(Path(path), seed=seed)
-    pool, held = checked_hold_out(trn_all, c.n_held_out, seed)
-    trn = label_subset(pool, frac=None if n_per_class else frac, n_per_class=n_per_class, seed=seed)
-    if c.semi and len(pool) < c.mu * min(c.bs, len(trn)):
-        raise UserError(f"--semi needs at least mu * bs = {c.mu} * {min(c.bs, len(trn))} unlabelled images, got {len(pool)}: lower --mu or --bs")
-    log(f"fine-tune {encoder} on {len(trn)} labelled images at {c.size} px, {len(held)} held out to decide how long; validate on {len(val)}")
-    nw = ifnone(num_workers, defaults.cpus)
-    dls = labelled_dls(trn, held, size=c.size, bs=min(c.bs, len(trn)), num_workers=nw, device=device)
-    learn, chosen = train_classifier(dls, encoder, c, unlabelled=pool if c.semi == 'fixmatch' else None, num_workers=nw, log=log, name='CPC pre-trained')
-    if c.semi == 'distill': learn, chosen = train_classifier(dls, encoder, c, unlabelled=pool, teacher=learn, num_workers=nw, log=log, name='CPC + distillation')
-    with learn.no_bar(): acc = float(learn.validate(dl=dls.test_dl(val, with_labels=True))[1])
-    return dict(classifier=export_classifier(learn, Path(out)/f'{name}.pkl'), accuracy=acc, labels=len(trn), epochs=chosen['epochs'], n_valid=len(val))
-
 # %% ../nbs/06_cli.ipynb #6e1e12bf
 @call_parse
 def finetune(encoder:str=None, # the encoder file to fine-tune (from `fastai-cpc pretrain` or `save_encoder`)
@@ -435,25 +169,6 @@ def finetune(encoder:str=None, # the encoder file to fine-tune (from `fastai-cpc
                                                 size=size, **{k: v for k, v in cfg.items() if k != 'size'})
     except _user_errors as e: _fail(e, debug)
     print(f"validation accuracy {r['accuracy']:.4f} on {r['n_valid']} images ({r['labels']} labelled images, {r['epochs']} epochs)\nclassifier: {r['classifier']}")
-
-def run_predict(model, # a classifier exported by `fastai-cpc finetune` or `export_classifier`
-                images, # image files and folders (searched recursively)
-                bs:int=64, # images per batch
-               ) -> list: # (file, class, probability) per image
-    "Classify every image with an exported classifier, in batches"
-    model = Path(model)
-    if not model.is_file(): raise FileNotFoundError(f"no classifier at {model}: fastai-cpc finetune writes one (models/classifier.pkl)")
-    files = L()
-    for p in map(Path, images):
-        if not p.exists(): raise FileNotFoundError(f"no image or folder at {p}")
-        files += get_image_files(p) if p.is_dir() else [p]
-    if not len(files): raise UserError(f"no images in {', '.join(map(str, images))}: give image files or folders that hold some")
-    files = check_images(files)  # one warning names the files that do not decode
-    try: learn = load_learner(model, cpu=not torch.cuda.is_available())
-    except Exception as e: raise UserError(f"{model} is not a classifier exported by fastai-cpc finetune (loading it failed: {e})") from e
-    probs, _ = learn.get_preds(dl=learn.dls.test_dl(files, bs=bs))
-    p, k = probs.max(1)
-    return [(f, learn.dls.vocab[i], q) for f, i, q in zip(files, k.tolist(), p.tolist())]
 
 def predict_command(argv:list|None=None):
     "`fastai-cpc predict MODEL IMAGES... [--csv]`: one line per image, its class and probability"

@@ -240,7 +240,7 @@ def cpc_dls(source, # a folder of images (searched recursively) or a list of ima
             seed:int|None=42, # seed of the train/valid split
             on_device:bool=False, # decode every image once onto `device` and make every batch there (see the next chapter)
             store_size:int|None=None, # with `on_device`: side of the squares kept on the device; `size` by default
-            p_flip:float=0.5, # with `on_device`: probability of flipping a training image
+            p_flip:float=0.5, # probability of flipping a training image left to right, before it is cut into patches (both paths)
             device=None, # where batches are made (and, with `on_device`, the images kept); `default_device()` by default
             **kwargs, # passed to `DataBlock.dataloaders` (num_workers, ...)
            ) -> DataLoaders:
@@ -257,7 +257,7 @@ def cpc_dls(source, # a folder of images (searched recursively) or a list of ima
     else:
         _check_bs(bs, round(len(items) * (1 - valid_pct)))
         dblock = DataBlock(blocks=ImageBlock(RGBImage), splitter=RandomSplitter(valid_pct, seed=seed),
-                           item_tfms=RandomResizedCrop(size, min_scale=min_scale), batch_tfms=tfms())
+                           item_tfms=[RandomResizedCrop(size, min_scale=min_scale), FlipItem(p_flip)], batch_tfms=tfms())  # FlipItem: training images only
         dls = dblock.dataloaders(items, bs=bs, device=device, **kwargs)
     dls.image_size, dls.patch_size = size, patch_size  # what `cpc_learner` builds the model and checks the grid for
     return dls

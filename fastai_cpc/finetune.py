@@ -173,7 +173,7 @@ def linear_probe(dls:DataLoaders, # labelled image DataLoaders
     return linear_score(*_features(dls, encoder, patch_size), epochs=epochs, lr=lr, bs=bs, device=dls.device)
 
 # %% ../nbs/05_finetune.ipynb #7e6a3dfb
-from .learner import _patches_tfm
+from .learner import patches_tfm
 
 class KNNProbe(Metric):
     "Leave-one-out kNN accuracy of the encoder's mean-pooled latents on a few labelled images, at every epoch's end: a column of the epoch table"
@@ -199,7 +199,7 @@ class KNNProbe(Metric):
             self.dl = dls.test_dl(self.items, with_labels=True)
         enc = encoder_of(self.learn)
         was = enc.training
-        try: return knn_score(embed(enc, self.dl, patch_size=_patches_tfm(self.learn.dls).patch_size), k=self.k)
+        try: return knn_score(embed(enc, self.dl, patch_size=patches_tfm(self.learn.dls).patch_size), k=self.k)
         finally: enc.train(was)
 
 

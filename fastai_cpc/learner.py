@@ -13,10 +13,10 @@ from .loss import *
 from .callback import *
 
 # %% auto #0
-__all__ = ['cpc_learner', 'fused_adam', 'compile_unavailable', 'PlainInputs', 'compile_forward', 'flops_per_image']
+__all__ = ['patches_tfm', 'cpc_learner', 'fused_adam', 'compile_unavailable', 'PlainInputs', 'compile_forward', 'flops_per_image']
 
 # %% ../nbs/04_learner.ipynb #19260a2d
-def _patches_tfm(dls) -> CPCPatches:
+def patches_tfm(dls) -> CPCPatches:
     "The `CPCPatches` transform of `dls`"
     tfm = first(t for t in dls.train.after_batch.fs if isinstance(t, CPCPatches))
     if tfm is None: raise ValueError("these DataLoaders do not cut images into patches: build them with `cpc_dls`, or add `CPCPatches` to their batch_tfms")
@@ -38,7 +38,7 @@ def cpc_learner(dls:DataLoaders, # unlabelled patch DataLoaders, from `cpc_dls`
                 **kwargs, # passed to `CPCModel` (offsets, n_dirs, target_dim, context_dim, context_blocks, share_context), `CPCLoss` (scale, chunk, temperature, global_negatives) and `Learner`
                ) -> Learner:
     "A `Learner` that pre-trains a CPC v2 model on the patch batches of `dls`"
-    patches = _patches_tfm(dls)
+    patches = patches_tfm(dls)
     model = create_cpc_model(arch, **{k: kwargs.pop(k) for k in _params(CPCModel.__init__) if k in kwargs})
     loss = CPCLoss(model.offsets, **{k: kwargs.pop(k) for k in _params(CPCLoss.__init__, but=['offsets']) if k in kwargs})  # the model's offsets, one tuple for both
     if (size := getattr(dls, 'image_size', None)) is not None: loss.check_grid(grid_size(size, patches.patch_size))

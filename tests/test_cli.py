@@ -3,6 +3,7 @@ import re, subprocess, sys
 from pathlib import Path
 import pytest
 import fastai_cpc.cli as cli
+import fastai_cpc.recipes as recipes
 from fastai_cpc.files import load_encoder
 from fastai_cpc.test_utils import synth_images
 
@@ -115,7 +116,7 @@ def test_cli_user_errors_are_one_line(args, msg):
 
 def test_missing_dataset_that_cannot_be_downloaded(monkeypatch):
     def offline(url, *a, **k): raise ConnectionError('no network')
-    monkeypatch.setattr(cli, 'untar_data', offline)
+    monkeypatch.setattr(recipes, 'untar_data', offline)  # where `resolve_data` lives
     with pytest.raises(cli.UserError, match=r"could not be downloaded \(ConnectionError\).*--data PATH"):
         cli.resolve_data('imagewoof')
 
