@@ -162,8 +162,8 @@ def measure_model(cfg:dict, bs:int, warmup:int, steps:int, arch:str|None=None) -
                 gflops_per_image=flops / 1e9, gflops_nominal=nominal / 1e9, achieved_tflops=flops * bs / med / 1e12, peak_memory_gib=mem, peak_memory_what=mem_what,
                 params_m=sum(p.numel() for p in model.parameters()) / 1e6, matmul_tflops=statistics.median(rates))
 
-VARIANTS = {'as configured': {}, 'contiguous (NCHW)': dict(channels_last=False), 'channels_last': dict(channels_last=True),
-            'F.conv2d everywhere': dict(matmul=False), 'fused Adam': dict(fused_adam=True), "fastai's Adam": dict(fastai_adam=True),
+STEP_OPTIONS = {'as configured': {}, 'contiguous (NCHW)': dict(channels_last=False), 'channels_last': dict(channels_last=True),
+                'F.conv2d everywhere': dict(matmul=False), 'fused Adam': dict(fused_adam=True), "fastai's Adam": dict(fastai_adam=True),
             'chunked logits': dict(chunk=256), 'activation checkpointing': dict(checkpoint=True),
             'fp32': dict(bf16=False), 'bf16 autocast': dict(bf16=True), 'torch.compile': dict(compile=True),
             'DDP': dict(ddp=True),  # under `torchrun --nproc_per_node 1`: what DistributedDataParallel costs one process
@@ -179,7 +179,7 @@ def measure_variants(cfg:dict, bs:int, warmup:int, steps:int, names:list) -> dic
     names = ['as configured'] + names
     runs, kept = {}, {}
     for n in names:
-        c = dict(cfg, **VARIANTS[n])
+        c = dict(cfg, **STEP_OPTIONS[n])
         torch.manual_seed(0)
         model, lf, opt = build(c)
         runs[n] = (c, model, lf, opt, patches(c, bs))
@@ -354,12 +354,12 @@ def main():
     ap.add_argument('--no-channels-last', action='store_true')
     ap.add_argument('--channels-last', action='store_true')
     ap.add_argument('--fused-adam', action=argparse.BooleanOptionalAction, help="torch.optim.Adam(fused=True) instead of its for-loop implementation (the gpu configurations: on)")
-    ap.add_argument('--variants', nargs='*', choices=[n for n in VARIANTS if n != 'as configured'],
+    ap.add_argument('--variants', nargs='*', choices=[n for n in STEP_OPTIONS if n != 'as configured'],
                     help="also time the step with each of these options (none named: every option that applies to the device)")
     ap.add_argument('--variants-bs', type=int, help="batch of the --variants comparison (default: the configuration's; on a GPU a quarter of it, since all variants share the memory)")
     ap.add_argument('--gpu-busy', action='store_true',
                     help='GPU: run steps fed by cpc_dls(on_device=True) under torch.profiler and report how busy the GPU is')
-    ap.add_argument('--gpu-busy-variants', nargs='*', choices=[n for n in VARIANTS if n != 'as configured'], help='with --gpu-busy: profile these options too')
+    ap.add_argument('--gpu-busy-variants', nargs='*', choices=[n for n in STEP_OPTIONS if n != 'as configured'], help='with --gpu-busy: profile these options too')
     ap.add_argument('--data-batches', type=int, default=10, help='batches of the data-path timing; 0 to skip it')
     ap.add_argument('--num-workers', type=int, help='DataLoader workers of the data path (fastai default if not given)')
     ap.add_argument('--images', help="folder of images for the data paths and --gpu-busy (default: Imagenette 160 px's train/, from untar_data)")
@@ -390,14 +390,14 @@ def main():
     print(f"model (batch {bs}): {res['model']['images_per_s']:.1f} images/s, {res['model']['gflops_per_image']:.2f} GFLOP/image, "
           f"{res['model']['achieved_tflops']:.3f} TFLOP/s of {res['matmul_tflops']:.3f} measured", flush=True)
     if not (a.bs or cfg['bs']):
-        res['largest_batch'] = {'as configured': bs, 'with activation checkpointing and chunked logits': largest_batch(dict(cfg, **VARIANTS['activation checkpointing'], **VARIANTS['chunked logits']), bs)}
+        res['largest_batch'] = {'as configured': bs, 'with activation checkpointing and chunked logits': largest_batch(dict(cfg, **STEP_OPTIONS['activation checkpointing'], **STEP_OPTIONS['chunked logits']), bs)}
     if a.gpu_busy:
         if cfg['device'] != 'cuda': sys.exit('--gpu-busy measures how busy a GPU is: use a gpu configuration')
         res['gpu_busy'] = gpu_busy(cfg, bs)
         print(f"GPU busy {res['gpu_busy']['busy']:.1%} of {res['gpu_busy']['steps']} steps, copies {res['gpu_busy']['copy_share']:.1%} of its busy time", flush=True)
         for n in a.gpu_busy_variants or []:
             gc.collect(); torch.cuda.empty_cache()
-            res.setdefault('gpu_busy_variants', {})[n] = b = gpu_busy(dict(cfg, **VARIANTS[n]), bs)
+            res.setdefault('gpu_busy_variants', {})[n] = b = gpu_busy(dict(cfg, **STEP_OPTIONS[n]), bs)
             print(f"{n}: GPU busy {b['busy']:.1%}, copies {b['copy_share']:.1%} of its busy time, {b['span_ms'] / b['steps']:.0f} ms a step", flush=True)
             print(b['top_ops'], flush=True)
     if a.data_batches:
