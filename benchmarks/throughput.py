@@ -164,11 +164,11 @@ def measure_model(cfg:dict, bs:int, warmup:int, steps:int, arch:str|None=None) -
 
 STEP_OPTIONS = {'as configured': {}, 'contiguous (NCHW)': dict(channels_last=False), 'channels_last': dict(channels_last=True),
                 'F.conv2d everywhere': dict(matmul=False), 'fused Adam': dict(fused_adam=True), "fastai's Adam": dict(fastai_adam=True),
-            'chunked logits': dict(chunk=256), 'activation checkpointing': dict(checkpoint=True),
-            'fp32': dict(bf16=False), 'bf16 autocast': dict(bf16=True), 'torch.compile': dict(compile=True),
-            'DDP': dict(ddp=True),  # under `torchrun --nproc_per_node 1`: what DistributedDataParallel costs one process
-            'without torch.compile': dict(compile=False), 'without fused Adam': dict(fused_adam=False),
-            'previous default': dict(previous_norms=True, compile=False, fused_adam=False)}  # the gpu step of 2026-11-25: GroupNorm under autocast, Adam's for-loop, eager
+                'chunked logits': dict(chunk=256), 'activation checkpointing': dict(checkpoint=True),
+                'fp32': dict(bf16=False), 'bf16 autocast': dict(bf16=True), 'torch.compile': dict(compile=True),
+                'DDP': dict(ddp=True),  # under `torchrun --nproc_per_node 1`: what DistributedDataParallel costs one process
+                'without torch.compile': dict(compile=False), 'without fused Adam': dict(fused_adam=False),
+                'previous default': dict(previous_norms=True, compile=False, fused_adam=False)}  # the gpu step of 2026-11-25: GroupNorm under autocast, Adam's for-loop, eager
 
 def measure_variants(cfg:dict, bs:int, warmup:int, steps:int, names:list) -> dict:
     """The training step with each option switched on, against the configuration as it is: which of them help, and by how much.
