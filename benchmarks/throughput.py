@@ -35,7 +35,8 @@ import fastai_cpc.all  # fastai and every module, with fastai's torch.jit warnin
 from fastai_cpc.models import create_cpc_model, cpc_presets, MatmulConv2d, PatchNorm, kept_for_backward
 from fastai_cpc.learner import compile_forward
 from fastai_cpc.loss import CPCLoss
-from fastai_cpc.data import grid_size, cpc_dls
+from fastai_cpc.patches import grid_size
+from fastai_cpc.data import cpc_dls
 from .common import provenance
 
 CONFIGS = {

@@ -12,7 +12,10 @@ import warnings
 # fastai's imports use torch.jit.script, which recent PyTorch reports as deprecated: nothing a user can act on
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 from fastai.vision.all import *
+from .patches import *
+from .images import *
 from .data import *
+from .labels import *
 from .device_data import *
 from .models import *
 from .files import *

@@ -7,7 +7,10 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/callback.html.md"""
 # %% ../nbs/03_callback.ipynb #3f2593d0
 from __future__ import annotations
 from fastai.vision.all import *
+from .patches import *
+from .images import *
 from .data import *
+from .labels import *
 from .loss import *
 
 # %% auto #0

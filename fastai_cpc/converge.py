@@ -7,7 +7,8 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/converge.html.md"""
 # %% ../nbs/05b_converge.ipynb #7afc5a16
 from __future__ import annotations
 from fastai.vision.all import *
-from .data import label_subset, check_arg
+from .labels import label_subset
+from .patches import check_arg
 
 # %% auto #0
 __all__ = ['hold_out', 'regularisers', 'ValidateOnce', 'converge']

@@ -7,7 +7,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/distill.html.md"""
 # %% ../nbs/05d_distill.ipynb #ccfa0a13
 from __future__ import annotations
 from fastai.vision.all import *
-from .data import check_arg
+from .patches import check_arg
 from .fixmatch import unlabelled_dl, weak_augment
 from .finetune import cpc_classifier, cpc_splitter
 

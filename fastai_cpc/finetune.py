@@ -7,7 +7,10 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/finetune.html.md"""
 # %% ../nbs/05_finetune.ipynb #e7c48142
 from __future__ import annotations
 from fastai.vision.all import *
+from .patches import *
+from .images import *
 from .data import *
+from .labels import *
 from .models import *
 from .callback import *
 from .learner import *

@@ -10,7 +10,8 @@ from fastai.vision.all import *
 import kornia.augmentation as K
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from fastai.distributed import DistributedDL
-from .data import RGBImage, check_arg, crop_min_scale
+from .images import RGBImage
+from .patches import check_arg, crop_min_scale
 from .distributed import world
 
 # %% auto #0

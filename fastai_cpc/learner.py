@@ -7,7 +7,10 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/learner.html.md"""
 # %% ../nbs/04_learner.ipynb #74e32528
 from __future__ import annotations
 from fastai.vision.all import *
+from .patches import *
+from .images import *
 from .data import *
+from .labels import *
 from .models import *
 from .loss import *
 from .callback import *

@@ -8,7 +8,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/loss.html.md"""
 from __future__ import annotations
 from fastai.vision.all import *
 from torch.utils.checkpoint import checkpoint
-from .data import check_arg
+from .patches import check_arg
 from .distributed import gather_with_grad, mean_over_processes
 
 # %% auto #0

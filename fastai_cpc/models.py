@@ -8,7 +8,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/models.html.md"""
 from __future__ import annotations
 from fastai.vision.all import *
 from torch.utils.checkpoint import checkpoint_sequential
-from .data import check_arg
+from .patches import check_arg
 
 # %% auto #0
 __all__ = ['cpc_presets', 'layer_patch_norm', 'PatchNorm', 'patch_norm', 'MatmulConv2d', 'PreActBlock', 'PreActBottleneck',

@@ -8,7 +8,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/peers.html.md"""
 from __future__ import annotations
 
 from fastai.vision.all import *
-from .data import check_arg
+from .patches import check_arg
 from .models import cpc_encoder, cpc_presets
 
 # %% auto #0

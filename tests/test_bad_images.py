@@ -4,7 +4,9 @@ from pathlib import Path
 import numpy as np, pytest
 from PIL import Image
 from fastai.vision.all import untar_data, URLs, get_image_files
-from fastai_cpc.data import cpc_dls, subset_dls, check_images, RGBImage, label_subset
+from fastai_cpc.data import cpc_dls
+from fastai_cpc.images import check_images, RGBImage
+from fastai_cpc.labels import subset_dls, label_subset
 
 def _photo(): return Image.open(get_image_files(untar_data(URLs.IMAGENETTE_160)/'train')[0]).convert('RGB')
 
