@@ -35,10 +35,9 @@ from __future__ import annotations
 import json, math, sys, time
 from collections import Counter
 from fastcore.script import call_parse, store_true
-import fastai
 from fastai_cpc.all import *  # fastai's vision API too
-from fastai_cpc.recipes import resolve_data, run_pretrain, run_sizes
-from .common import (ft_epochs, provenance, peer_sides, fixmatch_sides, converged_rule, profiles, fractions, settings, pool_of,
+from fastai_cpc.recipes import resolve_data
+from .common import (ft_epochs, provenance, peer_sides, fixmatch_sides, profiles, fractions, settings, pool_of,
                      encoder_file, classifier, peer_file, fit_side, train)
 
 here = Path(__file__).resolve().parent

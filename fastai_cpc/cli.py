@@ -6,7 +6,7 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/cli.html.md"""
 
 # %% ../nbs/06_cli.ipynb #75a69448
 from __future__ import annotations
-import argparse, contextlib, sys, time, warnings
+import argparse, sys
 from fastcore.script import *
 from .all import *  # fastai's vision API and every module of this package
 from .recipes import *  # the steps of a run: the commands parse options and call them
