@@ -5,10 +5,10 @@ the classifier of each side (`pool_of`, `encoder_file`, `classifier`), and how e
 from __future__ import annotations
 import datetime as dt, math, os, platform, shlex, subprocess, sys
 from pathlib import Path
-import torch, time
-import fastai
+import time
+import torch, fastai, fastai_cpc
 from fastai_cpc.all import *  # fastai's vision API too
-from fastai_cpc.recipes import run_pretrain, run_sizes
+from fastai_cpc.recipes import run_pretrain, run_sizes, bf16_if_asked
 
 root = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,6 @@ def command() -> str:
 
 def provenance(device:str='cpu', **extra) -> dict:
     "Command, device, versions, commit and date of a run (plus `extra`), for its results file"
-    import fastai, fastai_cpc
     versions = f"python {platform.python_version()}, torch {torch.__version__}, fastai {fastai.__version__}, fastai_cpc {fastai_cpc.__version__}"
     return dict(command=command(), **extra, device=device_name(device), versions=versions, commit=commit(),
                 date=dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))
@@ -99,7 +98,7 @@ def classifier(side:str, dls:DataLoaders, enc:Path, c:AttrDict, pool:L=None, num
     elif side == 'fastai':
         learn = vision_learner(dls, getattr(fastai.vision.models.xresnet, c.fastai_arch), pretrained=False, metrics=accuracy, **kw)
     else: learn = cpc_classifier(dls, c.arch if side.startswith('scratch') else enc, head=c.head, patch_size=c.patch_size, **kw)
-    return learn.to_bf16() if c.bf16 and torch.cuda.is_available() else learn
+    return bf16_if_asked(learn, c)
 
 def peer_file(side:str, c:AttrDict) -> Path:
     "The pre-trained backbone of a peer side: `<method>-<peer_arch>.safetensors` in `c.peer_cache`, from benchmarks/pretrain_efficiency.py"

@@ -10,7 +10,7 @@ import contextlib, time
 from .all import *  # fastai's vision API and every module of this package
 
 # %% auto #0
-__all__ = ['run_sizes', 'semi_methods', 'UserError', 'resolve_data', 'checked_hold_out', 'check_job', 'job_plan',
+__all__ = ['run_sizes', 'semi_methods', 'UserError', 'resolve_data', 'bf16_if_asked', 'checked_hold_out', 'check_job', 'job_plan',
            'train_classifier', 'export_classifier', 'run_job', 'results_table', 'verdict', 'probe_items',
            'run_pretrain', 'labelled_items', 'run_finetune', 'run_predict']
 
@@ -58,7 +58,7 @@ def _pretrain_dls(items:L, c:dict, seed:int, num_workers=None, device=None) -> D
     kw = {} if c.on_device else dict(num_workers=ifnone(num_workers, defaults.cpus))
     return cpc_dls(items, size=c.size, patch_size=c.patch_size, bs=min(c.bs, len(items)//2), seed=seed, on_device=c.on_device, device=device, **kw)
 
-def _precision(learn:Learner, c:dict) -> Learner:
+def bf16_if_asked(learn:Learner, c:dict) -> Learner:
     "bf16 mixed precision if `c.bf16` asks for it and a GPU is there to run it"
     return learn.to_bf16() if c.bf16 and torch.cuda.is_available() else learn
 
@@ -113,8 +113,8 @@ def train_classifier(dls:DataLoaders, # labelled images, validated on held-out *
     scratch = isinstance(encoder, str) and encoder in cpc_presets
     def train(epochs, lr):
         ul = unlabelled_dl(unlabelled, dls, mu=c['mu'], num_workers=num_workers) if unlabelled is not None else None
-        if teacher is not None: learn = _precision(distill_learner(teacher, ul, cbs=ValidateOnce()), AttrDict(c))
-        else: learn = _precision(cpc_classifier(dls, encoder, head=c['head'], patch_size=c['patch_size'], cbs=[ValidateOnce()] + ([FixMatch(ul)] if ul else [])), AttrDict(c))
+        if teacher is not None: learn = bf16_if_asked(distill_learner(teacher, ul, cbs=ValidateOnce()), AttrDict(c))
+        else: learn = bf16_if_asked(cpc_classifier(dls, encoder, head=c['head'], patch_size=c['patch_size'], cbs=[ValidateOnce()] + ([FixMatch(ul)] if ul else [])), AttrDict(c))
         with learn.no_bar(), learn.no_logging():
             if scratch or teacher is not None: learn.fit_one_cycle(epochs, lr)  # a student starts from its trained teacher: one cycle, no frozen epoch
             else: learn.fine_tune(epochs - 1, lr, lr_mult=c['lr_mult'])
@@ -220,7 +220,7 @@ def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool
         if not len(items): raise UserError(f"no images in {folder}: point --data at a folder of .jpg/.png images (searched recursively)")
     if isinstance(probe, (str, Path)): probe = probe_items(Path(probe), seed=seed)
     metrics = [ContrastiveAccuracy()] + ([KNNProbe(probe, size=c.size)] if probe is not None else [])
-    learn = _precision(cpc_learner(_pretrain_dls(items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, path=out, model_dir='.', metrics=metrics,
+    learn = bf16_if_asked(cpc_learner(_pretrain_dls(items, c, seed, num_workers, device), c.arch, n_dirs=c.n_dirs, path=out, model_dir='.', metrics=metrics,
                                    **_step_options(c)), c)
     start = load_checkpoint(learn, last) if resume else 0
     say = print if rank_distrib() == 0 else noop  # under DDP, the first process speaks for all
