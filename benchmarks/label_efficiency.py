@@ -9,6 +9,8 @@ labels unused, then train classifiers on stratified subsets of the whole labelle
   `FixMatch` callback, which uses every training image again, unlabelled, while fine-tuning;
 - `cpc_distill` (converged protocol, when named in `--sides`): `cpc_finetune` as chosen, then a student that starts as its copy
   and learns its softened predictions on every training image, unlabelled (`fastai_cpc.distill`), by the same rule;
+- `scratch_equal` (converged protocol, when named in `--sides`, first seed only): the second view, `scratch` as chosen at that
+  fraction but trained for as many FLOPs as CPC spent (pre-training plus `cpc_finetune`'s final run);
 - `simclr_finetune`, `byol_finetune` (when named in `--sides`): lightly's SimCLR and BYOL (`fastai_cpc.peers`), pre-trained
   by `benchmarks/pretrain_efficiency.py` for its compute budget (their backbones in `--peer-cache`), fine-tuned as `cpc_finetune` is.
 
@@ -41,7 +43,7 @@ from .common import (ft_epochs, provenance, peer_sides, fixmatch_sides, profiles
                      encoder_file, classifier, peer_file, fit_side, train)
 
 here = Path(__file__).resolve().parent
-opt_in_sides = (*peer_sides, 'cpc_distill')  # run only when named in --sides
+opt_in_sides = (*peer_sides, 'cpc_distill', 'scratch_equal')  # run only when named in --sides
 sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scratch_fixmatch', *opt_in_sides)
 fixmatch_keys = ('mu', 'threshold', 'lambda_u', 'fixmatch_max_frac')  # settings only the FixMatch sides read
 own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, 'peer_arch': peer_sides, 'peer_cache': peer_sides}  # settings only some sides read
@@ -79,10 +81,24 @@ def distilled(teacher:Learner, dls:DataLoaders, pool:L, c:AttrDict, num_workers,
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
     return learn
 
+def equal_compute_epochs(frac:float, n:int, choices:dict, flops:dict) -> int:
+    "Epochs of `scratch` on `n` images that cost the FLOPs CPC spent at `frac`: pre-training plus `cpc_finetune`'s final run"
+    ft = choices.get(f'cpc_finetune@{frac:g}')
+    if ft is None or f'scratch@{frac:g}' not in choices:
+        raise ValueError("scratch_equal needs scratch's and cpc_finetune's choices at this fraction: run them first (--sides cpc_finetune,scratch,scratch_equal)")
+    fpi = flops['per_image']
+    return round((flops['pretrain_total'] + ft['epochs'] * n * fpi['cpc_finetune']) / (n * fpi['scratch']))
+
 def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:L, enc:Path, c:AttrDict, e0:int, choices:dict, log=print,
-                  pool:L=None, num_workers=None) -> dict:
+                  pool:L=None, num_workers=None, flops:dict=None) -> dict:
     "One run of the converged protocol: on the first seed, `converge` chooses the side's settings on the held-out images; then its validation accuracy"
     key, fit = f'{side}@{frac:g}', partial(trained, side, dls, enc, c)
+    if side == 'scratch_equal':  # no choice of its own: scratch's rate and regularisers, CPC's compute
+        n_ep = equal_compute_epochs(frac, len(trn), choices, flops)
+        sc = choices[f'scratch@{frac:g}']
+        learn = fit(n_ep, sc['lr'], **{o: True for o in sc['options']})
+        acc = float(learn.validate(dl=dls.test_dl(valid, with_labels=True))[1])
+        return dict(accuracy=acc, epochs=n_ep, lr=sc['lr'], options=sc['options'], image_passes=n_ep * len(trn))
     if side == 'cpc_distill':  # the teacher: cpc_finetune as chosen at this fraction, trained on this seed's subset
         ft = choices.get(f'cpc_finetune@{frac:g}')
         if ft is None: raise ValueError("cpc_distill needs cpc_finetune's choice at this fraction: run cpc_finetune first (--sides cpc_finetune,cpc_distill)")
@@ -145,6 +161,7 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
         res['flops']['per_image'].update(compute_costs(pool, label_pool, tune, enc, c, new_sides)['per_image'])
     if converged and 'cpc_distill' in only:  # counted from the fine-tuning step's: one labelled step, and per labelled image mu unlabelled
         res['flops']['per_image']['cpc_distill'] = res['flops']['per_image']['cpc_finetune'] * (1 + c.mu * 4 / 3)  # ones through the student (a step) and the teacher (a forward, a third of one)
+    if converged: res['flops']['per_image']['scratch_equal'] = res['flops']['per_image']['scratch']
     res['sides'] = list(dict.fromkeys(res['sides'] + [s for s in only if s in opt_in_sides] + [r['side'] for r in res['runs']]))
     done = {(r['side'], r['frac'], r['seed']) for r in res['runs']}
     for frac in fracs:
@@ -153,9 +170,11 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
             dls = labelled_dls(trn, tune if converged else valid, size=c.size, bs=min(c.ft_bs, len(trn)), **ft_kw)
             epochs = ft_epochs(len(trn), dls.bs, c.min_epochs, c.min_steps)
             for side in only:
-                if (side, frac, seed) in done or (side in fixmatch_sides and (frac > c.fixmatch_max_frac or converged)) or (side == 'cpc_distill' and not converged): continue
+                if ((side, frac, seed) in done or (side in fixmatch_sides and (frac > c.fixmatch_max_frac or converged))
+                    or (side in ('cpc_distill', 'scratch_equal') and not converged) or (side == 'scratch_equal' and seed > 0)): continue
                 set_seed(seed); t = time.time()
-                if converged: out = converged_run(side, frac, seed, trn, dls, valid, enc, c, epochs, res['choices'], log, pool=pool, num_workers=ft_kw.get('num_workers'))
+                if converged: out = converged_run(side, frac, seed, trn, dls, valid, enc, c, epochs, res['choices'], log, pool=pool,
+                                                num_workers=ft_kw.get('num_workers'), flops=res['flops'])
                 else: out = dict(epochs=epochs, **train(classifier(side, dls, enc, c, pool, ft_kw.get('num_workers')), side, epochs, c))
                 res['runs'].append(dict(side=side, frac=frac, seed=seed, labels=len(trn), **out, seconds=round(time.time() - t, 1),
                                         device=(meta or {}).get('device')))  # a resumed run may finish on another machine
@@ -250,6 +269,9 @@ def to_markdown_converged(res:dict) -> str:
              f"choice scored better on the held-out training images (named in brackets), so the validation images choose nothing",
              *([f"- peers (`fastai_cpc.peers`, lightly's own parts): " + ', '.join(f"`{s}` fine-tunes `{Path(f).name}` from `{Path(f).parent}`" for s, f in res['peers'].items())
                 + ", pre-trained by `benchmarks/pretrain_efficiency.py` for its compute budget (that folder's name), at lightly's CIFAR-10 benchmark settings"] if res.get('peers') else []),
+             *([f"- the second view, at equal total compute: `scratch_equal` is `scratch` with its chosen rate and regularisers, trained (first "
+                f"seed only) for as many FLOPs as CPC spent at that fraction, pre-training included (its epochs in the JSON's runs); "
+                f"the factors do not use it"] if 'scratch_equal' in peers else []),
              "",
              f"| labels | images | CPC fine-tuned | CPC frozen | scratch | fastai {c['fastai_arch']} | " + ''.join(f"{_labels[s]} | " for s in peers) +
              f"{declared_side} - best from scratch | factor vs best from scratch | {chosen_side} | {chosen_side} - best from scratch | its factor |",
@@ -320,7 +342,8 @@ def to_markdown(res:dict) -> str:
 
 _labels = {'cpc_finetune': 'CPC + fine_tune', 'cpc_frozen': 'CPC, frozen encoder', 'scratch': 'same classifier, from scratch', 'fastai': 'fastai xresnet, from scratch',
            'cpc_fixmatch': 'CPC + fine_tune + FixMatch', 'scratch_fixmatch': 'from scratch + FixMatch',
-           'simclr_finetune': 'SimCLR (lightly) + fine_tune', 'byol_finetune': 'BYOL (lightly) + fine_tune', 'cpc_distill': 'CPC + fine_tune + distillation'}
+           'simclr_finetune': 'SimCLR (lightly) + fine_tune', 'byol_finetune': 'BYOL (lightly) + fine_tune', 'cpc_distill': 'CPC + fine_tune + distillation',
+           'scratch_equal': "from scratch, CPC's compute"}
 
 def plot(res:dict, fname:Path):
     "Accuracy against labelled fraction on a log axis, every side, like the paper's Figure 1"
