@@ -310,7 +310,9 @@ def to_markdown(res:dict) -> str:
     fm = any(r['side'] in fixmatch_sides for r in res['runs'])  # their columns only where they ran
     fm_text = (f"; `cpc_fixmatch`, `scratch_fixmatch`: `cpc_finetune` and `scratch` with the `FixMatch` callback (mu={c['mu']}, threshold "
                f"{c['threshold']}, lambda_u {c['lambda_u']}; every training image again, unlabelled), at {c['fixmatch_max_frac']:.0%} and below") if fm else ''
-    lines = [f"# Label efficiency, `{m['profile']}` profile, {res['dataset']}", "",
+    lines = [f"# Label efficiency, `{m['profile']}` profile, {res['dataset']}: one short schedule for every side (the fixed protocol)", "",
+             "A schedule this short stops a network from random weights while it still climbs: these factors measure the schedule as much "
+             "as the encoder (the converged protocol, `<profile>-<dataset>-converged.md`, trains every side as well as one rule can).", "",
              f"- command: `{m['command']}`", f"- device: {_devices(res)}",
              f"- versions: " + (v if isinstance(v := m['versions'], str) else ', '.join(f'{k} {x}' for k, x in v.items())), f"- commit: `{m['commit']}`", f"- date: {m['date']}",
              f"- data: {res['pool']} training images, pre-training (labels unused) and label pool alike (100% = all of them); "

@@ -70,22 +70,37 @@ def _pm(s:dict|None) -> str:
     if s is None: return ''
     return f"{s['mean']:.3f} ± {s['std']:.3f}" if s['n'] > 1 else f"{s['mean']:.3f}"
 
+def _factor(r:dict, side:str, base:str) -> str:
+    f = r.get('factors', {}).get(side, {}).get(base)
+    return '' if f is None else f"{'' if f[1] == '=' else f[1]}{f[0]:.2f}x"
+
 def readme_table(f:Path) -> str:
-    "The README's short form of a label-efficiency results file: the four sides, and the declared side's factor against from-scratch training"
+    """The README's short form of a label-efficiency results file: the four sides and the declared side's factor against from-scratch
+    training; for the converged protocol, against the better from-scratch side, and the factor of the CPC side the held-out images chose"""
     d = json.loads(f.read_text())
-    base = 'best_scratch' if d.get('protocol') == 'converged' else 'scratch'
-    rows = [f"| labels | CPC fine-tuned | CPC frozen | scratch | fastai | factor vs {'the better from scratch' if base == 'best_scratch' else 'scratch'} |",
-            "|---|---|---|---|---|---|"]
+    conv = d.get('protocol') == 'converged'
+    base = 'best_scratch' if conv else 'scratch'
+    rows = [f"| labels | CPC fine-tuned | CPC frozen | scratch | fastai | factor vs {'the better from scratch' if conv else 'scratch'} |"
+            + (" held-out choice: its factor |" if conv else ''), "|---" * (6 + conv) + "|"]
     for r in d['summary']:
-        fac = r.get('factors', {}).get(d['declared_side'], {}).get(base)
-        fac = '' if fac is None else f"{'' if fac[1] == '=' else fac[1]}{fac[0]:.2f}x"
+        ch = r.get('cpc_chosen')
+        chosen = f" {ch['side'].split('_')[1]}: {_factor(r, 'cpc_chosen', base)} |" if conv and ch else ' |' if conv else ''
         rows.append(f"| {r['labels']} ({r['frac']:.0%}) | {_pm(r.get('cpc_finetune'))} | {_pm(r.get('cpc_frozen'))} | {_pm(r.get('scratch'))} | "
-                    f"{_pm(r.get('fastai'))} | {fac} |")
+                    f"{_pm(r.get('fastai'))} | {_factor(r, d['declared_side'], base)} |{chosen}")
     return '\n'.join(rows)
 
 def label_files() -> list:
-    "The label-efficiency results of the current protocol (the older ones, a subset as the label pool, are in benchmarks/README.md only)"
-    return [f for f in result_files('label-efficiency', '.json') if 'declared_side' in json.loads(f.read_text())]
+    """The README's label-efficiency results: per profile and data set, the converged protocol's, or its partial file while its run
+    goes on (the fixed protocol's, one short schedule for every side, and the older ones are in benchmarks/README.md only)"""
+    found = {}
+    for f in [*sorted(results.glob('*-converged.json')), *sorted(results.glob('*-converged.partial.json'))]:
+        found.setdefault(f.name.split('.')[0], f)  # the finished file first
+    return list(found.values())
+
+def fixed_only() -> list:
+    "The data sets and profiles with a fixed-protocol table but no converged one yet"
+    have = {f.name.split('.')[0].removesuffix('-converged') for f in label_files()}
+    return [f for f in result_files('label-efficiency', '.json') if 'declared_side' in json.loads(f.read_text()) and f.stem not in have]
 
 def results_cell() -> str:
     "The markdown of the README's Results cell"
@@ -94,16 +109,23 @@ def results_cell() -> str:
         d = json.loads(f.read_text())
         m = d['meta']
         devices = ' and '.join(dict.fromkeys(r.get('device') or m['device'] for r in d['runs']))  # a resumed run may span machines
+        running = '.partial' in f.name
+        stem = f.name.split('.')[0]
+        link = f"[`{stem}`](benchmarks/results/{f.name if running else stem + '.md'})"
         if m['profile'] != 'cpu':  # one table per data set in the README: the `cpu` profile's, which the bar judges; the others linked
-            others.append(f"[`{f.stem}`](benchmarks/results/{f.stem}.md) ({devices}, {m['date']})"); continue
-        tables += [f"**{d['dataset']}**, `{m['profile']}` profile, {d.get('protocol', 'fixed')} protocol ([{f.stem}](benchmarks/results/{f.stem}.md), {devices}, {m['date']}):",
-                   readme_table(f), f"![{f.stem}](benchmarks/results/{f.stem}.png)"]
+            others.append(f"{link} ({devices}, {m['date']})"); continue
+        when = f"a run in progress, {len(d['runs'])} runs so far, started {m['date']}" if running else m['date']
+        tables += [f"**{d['dataset']}**, `{m['profile']}` profile, every side trained to convergence ({link}, {devices}, {when}):", readme_table(f)]
+        if not running: tables.append(f"![{stem}](benchmarks/results/{stem}.png)")
+    for f in fixed_only():
+        others.append(f"[`{f.stem}`](benchmarks/results/{f.stem}.md) (one short schedule for every side, which flatters CPC; no converged run yet)")
     intro = ("Every figure comes from a results file in `benchmarks/results/`; [benchmarks/README.md](benchmarks/README.md) has each in "
              "full, with the command that reproduces it, device, versions, commit and date, and what the studies found.")
     pre = ("**Pre-training efficiency** (`benchmarks/pretrain_efficiency.py`), today's defaults: the frozen encoder's kNN and linear-probe "
            "accuracy after the budget, a random encoder's in brackets:")
-    lab = ("**Label efficiency** (`benchmarks/label_efficiency.py`): one table per data set, the `cpu` profile's"
-           + (f"; the other profiles': {', '.join(others)}." if others else "."))
+    lab = ("**Label efficiency** (`benchmarks/label_efficiency.py`): one table per data set, the `cpu` profile's, every side's settings "
+           "chosen on held-out training images"
+           + (f"; the others: {', '.join(others)}." if others else "."))
     return '\n\n'.join(['## Results', intro, pre, pretrain_table(), lab] + tables)
 
 def speed_table() -> str:
