@@ -67,7 +67,7 @@ def main(data:str='imagenette', # data set name or a folder with train/<class>/
          out:str=str(here/'results'), # folder for the results
         ):
     "Compare ways of fine-tuning a CPC encoder on held-out training images"
-    path, c = resolve_data(data), dict(run_sizes['cpu'])
+    path, c = resolve_data(data), run_sizes['cpu'].settings()
     enc_dir = here.parent/'models'/'finetune-rule'
     name = f"{Path(data).name}-{c['arch']}-{c['size']}px-e{c['epochs']}"
     t = time.time()  # encoders cached by earlier versions (.pth) still count

@@ -29,7 +29,7 @@ from .common import provenance
 
 here = Path(__file__).resolve().parent
 # What every variant shares in a profile: image and patch size, encoder preset, precision, data path
-profiles = {p: dict({k: run_sizes[p][k] for k in ('size', 'patch_size', 'arch', 'bf16', 'on_device')}, device=d)  # the fastai-cpc run sizes'
+profiles = {p: dict({k: getattr(run_sizes[p], k) for k in ('size', 'patch_size', 'arch', 'bf16', 'on_device')}, device=d)  # the fastai-cpc run sizes'
             for p, d in (('cpu', 'cpu'), ('gpu', 'cuda'))}
 # The variants of the study: pre-training settings, each a change from `cpc_learner`'s defaults.
 # 'default' is what `cpc_learner` and the `fastai-cpc` run sizes use now, read from the library itself.
@@ -65,7 +65,7 @@ def default_variant(profile:str) -> dict:
     "The settings `cpc_learner` and the `fastai-cpc` run size of `profile` use today"
     sig = inspect.signature(cpc_learner).parameters
     r = run_sizes[profile]
-    return dict({k: sig[k].default for k in _learner_args if k in sig}, bs=r['bs'], lr=r['lr'], n_dirs=r['n_dirs'])
+    return dict({k: sig[k].default for k in _learner_args if k in sig}, bs=r.bs, lr=r.lr, n_dirs=r.n_dirs)
 
 def augmentation(name:str|None) -> PatchAugment|None:
     "Per-patch augmentation of a variant: the default, 'mild' (no colour dropping, half the jitter) or 'ramp' (the default, grown by `AugmentRamp`)"

@@ -7,12 +7,15 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/cli.html.md"""
 # %% ../nbs/06_cli.ipynb #75a69448
 from __future__ import annotations
 import argparse, sys
+from dataclasses import fields
+from typing import get_args
 from fastcore.script import *
 from .all import *  # fastai's vision API and every module of this package
 from .recipes import *  # the steps of a run: the commands parse options and call them
 
 # %% auto #0
-__all__ = ['EpochLines', 'plain_progress', 'main', 'pretrain', 'finetune', 'predict_command', 'cli']
+__all__ = ['command_options', 'EpochLines', 'plain_progress', 'main', 'pretrain', 'finetune', 'predict_command', 'command_parser',
+           'cli']
 
 # %% ../nbs/06_cli.ipynb #8bbbc1ee
 class EpochLines(Callback):
@@ -37,6 +40,7 @@ def plain_progress(plain:bool|None=None): # `None`: plain when stdout is not a t
 
 # %% ../nbs/06_cli.ipynb #6155a331
 _user_errors = (UserError, ValueError, FileNotFoundError, TrainingDiverged)
+_run_size_fields = [f.name for f in fields(RunSize)]
 _positive, _count = (lambda v: v > 0, 'positive'), (lambda v: v >= 1, 'at least 1')
 _option_ranges = dict(frac=(lambda v: 0 < v <= 1, 'in (0, 1]'), size=(lambda v: v > 0, 'a positive number of pixels'), lr=_positive, ft_lr=_positive,
                       lr_mult=_positive, bs=_count, epochs=_count, ft_epochs=_count, n_held_out=_count, max_ft_mult=_count, mu=_count, n_per_class=_count,
@@ -53,7 +57,7 @@ def _settings(prog:str, data:str, path:Path, run_size:str|None, options:dict) ->
         run_size = 'gpu' if torch.cuda.is_available() else 'cpu'
         why = f" (no run size given: {'a GPU is' if run_size == 'gpu' else 'no GPU is'} visible; --run-size {'cpu' if run_size == 'gpu' else 'gpu'} for the other)"
     if run_size not in run_sizes: raise UserError(f"unknown run size {run_size!r}: use one of {', '.join(run_sizes)}")
-    cfg = {**run_sizes[run_size], **{k: v for k, v in options.items() if k in run_sizes[run_size] and v is not None}}
+    cfg = run_sizes[run_size].settings(**{k: v for k, v in options.items() if k in _run_size_fields and v is not None})
     for k in ('n_train', 'n_valid'): cfg[k] = cfg[k] or None  # 0: all
     if rank_distrib() == 0: print(f"{prog}: {data}{'' if str(path) == data else f' ({path})'}, run size {run_size}{why}", flush=True)
     return cfg
@@ -65,40 +69,21 @@ def _fail(e:Exception, debug:bool):
     sys.exit(2)
 
 # %% ../nbs/06_cli.ipynb #08780ee1
-@call_parse
 def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, imagenette-320, imagewoof, cifar10) or a folder with train/ and val/
          run_size:str=None, # 'cpu' (about 30 minutes on a 2-core CPU) or 'gpu' (one GPU); the one that fits this machine if not given
          frac:float=0.1, # fraction of the training labels to fine-tune on, in (0, 1]
-         size:int=None, # image side in pixels (the run size's if not given)
-         patch_size:int=None, # patch side in pixels; the grid is 2*size/patch_size - 1 patches a side
-         arch:str=None, # encoder preset: tiny, small, resnet18, resnet50, resnet101, resnet161
-         bs:int=None, # batch size
-         epochs:int=None, # pre-training epochs
-         ft_epochs:int=None, # the first number of fine-tuning epochs tried (plus one with the encoder frozen), doubled while the held-out accuracy rises
-         n_held_out:int=None, # training images per class held out of the labels to decide how long each classifier trains
-         max_ft_mult:int=None, # train no classifier longer than this many times ft_epochs + 1 epochs
-         lr:float=None, # pre-training learning rate
-         ft_lr:float=None, # fine-tuning learning rate
-         lr_mult:float=None, # the pre-trained encoder trains at ft_lr/lr_mult after the head's epoch (fastai's fine_tune default: 100)
-         n_train:int=None, # pre-train on this many training images (all if 0)
-         n_valid:int=None, # validate on this many validation images (all if 0)
          seed:int=0, # seed of the subsets and the split
          num_workers:int=None, # DataLoader workers (fastai's default if not given)
-         on_device:bool_arg=None, # decode the pre-training images once onto the device and augment them there (gpu run size: on)
-         bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu run size: on)
-         compile:bool_arg=None, # compile the model's forward with torch.compile (gpu run size: on)
-         fused_adam:bool_arg=None, # fused Adam (`fused_adam`; gpu run size: on)
-         semi:str=None, # 'fixmatch' or 'distill': a third row, the pre-training images used again unlabelled, by FixMatch (each step costs 1 + 2*mu) or by distilling the CPC classifier into a student
-         mu:int=None, # FixMatch's unlabelled images per labelled image (cpu run size: 2, gpu: 7)
          encoder:str=None, # skip pre-training: fine-tune this encoder file (from `fastai-cpc pretrain` or `save_encoder`)
          resume:store_true=False, # continue an interrupted job's pre-training from its checkpoint in --out
          out:str='models', # folder for the pre-trained encoder and the exported classifier
          debug:store_true=False, # show the full traceback of errors
+         **overrides, # `RunSize` fields (on the command line, those of `command_options`): the run size's value where not given
         ):
     "Pre-train CPC v2 on the training images, fine-tune on a fraction of the labels, and compare with training from scratch. Pre-training alone, resumable: fastai-cpc pretrain --help"
     try:
         path = resolve_data(data)
-        cfg = _settings('fastai-cpc', data, path, run_size, locals())
+        cfg = _settings('fastai-cpc', data, path, run_size, dict(overrides, frac=frac, num_workers=num_workers))
         with plain_progress(): results = run_job(path, frac=frac, seed=seed, num_workers=num_workers, out=Path(out), encoder=encoder, resume=resume, **cfg)
     except _user_errors as e: _fail(e, debug)
     print('\n' + results_table(results) + '\n\n' + verdict(results, cfg['epochs']))
@@ -106,32 +91,21 @@ def main(data:str='imagenette', # a data set name (imagenette, imagenette-96, im
     return results
 
 # %% ../nbs/06_cli.ipynb #f74b3fc2
-@call_parse
 def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96, imagenette-320, imagewoof, cifar10) or any folder of images
              run_size:str=None, # 'cpu' or 'gpu', the run sizes of `fastai-cpc`; the one that fits this machine if not given
-             size:int=None, # image side in pixels
-             patch_size:int=None, # patch side in pixels
-             arch:str=None, # encoder preset
-             bs:int=None, # batch size
-             epochs:int=None, # pre-training epochs (the whole run's, also when resuming)
-             lr:float=None, # pre-training learning rate
-             n_train:int=None, # pre-train on this many training images (all if 0)
              seed:int=0, # seed of the image sample, the split and the initial weights
              num_workers:int=None, # DataLoader workers (fastai's default if not given)
-             on_device:bool_arg=None, # decode the images once onto the device and augment them there (gpu run size: on)
-             bf16:bool_arg=None, # bf16 mixed precision on a GPU (gpu run size: on)
-             compile:bool_arg=None, # compile the model's forward with torch.compile (gpu run size: on)
-             fused_adam:bool_arg=None, # fused Adam (`fused_adam`; gpu run size: on)
              probe:str=None, # a labelled folder (train/<class>/ or <class>/ sub-folders): a kNN-accuracy column in the epoch table, to see that the encoder still learns
              out:str='models', # folder for the checkpoints and the encoder
              name:str='cpc', # file stem of the checkpoints and the encoder
              resume:store_true=False, # continue the run whose checkpoint is in `out`
              debug:store_true=False, # show the full traceback of errors
+             **overrides, # `RunSize` fields (on the command line, those of `command_options`): the run size's value where not given
             ):
     "Pre-train CPC v2 on a folder of images (its train/ folder if it has one), with a checkpoint every epoch; --resume continues an interrupted run"
     try:
         path = resolve_data(data, need_train=False)
-        cfg = _settings('fastai-cpc pretrain', data, path, run_size, locals())
+        cfg = _settings('fastai-cpc pretrain', data, path, run_size, dict(overrides, num_workers=num_workers))
         if probe is not None and not Path(probe).is_dir(): raise UserError(f"--probe {probe}: no such folder; give a labelled folder, train/<class>/*.jpg or <class>/*.jpg")
         with plain_progress(): enc = run_pretrain(path, out=Path(out), name=name, resume=resume, seed=seed, num_workers=num_workers, probe=probe, **cfg)
     except _user_errors as e: _fail(e, debug)
@@ -139,32 +113,24 @@ def pretrain(data:str='imagenette', # a data set name (imagenette, imagenette-96
     end_distributed()  # under a launcher: no communication thread left running when the interpreter exits
 
 # %% ../nbs/06_cli.ipynb #6e1e12bf
-@call_parse
 def finetune(encoder:str=None, # the encoder file to fine-tune (from `fastai-cpc pretrain` or `save_encoder`)
              data:str='imagenette', # a labelled folder (train/ and val/, or one sub-folder per class) or a data set name
              frac:float=0.1, # fraction of each class's labels to train on, in (0, 1]
              n_per_class:int=None, # or: this many labelled images per class
              run_size:str=None, # 'cpu' or 'gpu': the fine-tuning settings; the one that fits this machine if not given
-             size:int=None, # image side (by default the grid the run size pre-trains on)
-             bs:int=None, # batch size
-             ft_epochs:int=None, # the first number of epochs tried (plus one with the encoder frozen), doubled while the held-out accuracy rises
-             n_held_out:int=None, # training images per class held out of the labels to decide how long to train
-             max_ft_mult:int=None, # train no longer than this many times ft_epochs + 1 epochs
-             ft_lr:float=None, # learning rate
-             lr_mult:float=None, # the encoder trains at ft_lr/lr_mult after the head's epoch
-             semi:str=None, # 'fixmatch' or 'distill': the training images used again unlabelled, by FixMatch, or by distilling the fine-tuned classifier into a student (exported instead)
-             mu:int=None, # FixMatch's unlabelled images per labelled image
+             size:int=None, # image side (by default the grid the run size pre-trains on, at the encoder's patch size)
              seed:int=0, # seed of the subsets
              num_workers:int=None, # DataLoader workers (fastai's default if not given)
              out:str='models', # folder of the exported classifier
-             name:str='classifier', # its file stem: out/name.pkl
+             name:str='classifier', # its file stem: out/name.pkl (with --semi distill, the student)
              debug:store_true=False, # show the full traceback of errors
+             **overrides, # `RunSize` fields (on the command line, those of `command_options`): the run size's value where not given
             ):
     "Fine-tune a pre-trained CPC encoder on a labelled folder and export the classifier for fastai-cpc predict"
     try:
         if encoder is None: raise UserError("--encoder is required: the encoder file of fastai-cpc pretrain (models/cpc-encoder.safetensors by default)")
         path = resolve_data(data, need_train=False)
-        cfg = _settings('fastai-cpc finetune', data, path, run_size, locals())
+        cfg = _settings('fastai-cpc finetune', data, path, run_size, dict(overrides, frac=frac, n_per_class=n_per_class, size=size, num_workers=num_workers))
         with plain_progress(): r = run_finetune(path, encoder, frac=frac, n_per_class=n_per_class, seed=seed, num_workers=num_workers, out=Path(out), name=name,
                                                 size=size, **{k: v for k, v in cfg.items() if k != 'size'})
     except _user_errors as e: _fail(e, debug)
@@ -185,11 +151,27 @@ def predict_command(argv:list|None=None):
     for f, label, p in rows: print(f'"{f}",{label},{p:.4f}' if a.csv else f"{f}\t{label}\t{p:.4f}")
 
 # %% ../nbs/06_cli.ipynb #dd12a3e7
+command_options = {  # the `RunSize` fields each command reads, offered as its options
+    '': 'size patch_size arch bs epochs ft_epochs n_held_out max_ft_mult lr ft_lr lr_mult n_train n_valid on_device bf16 compile fused_adam semi mu',
+    'pretrain': 'size patch_size arch bs epochs lr n_train on_device bf16 compile fused_adam',
+    'finetune': 'bs ft_epochs n_held_out max_ft_mult ft_lr lr_mult semi mu'}
+_commands = {'': main, 'pretrain': pretrain, 'finetune': finetune}
+
+def command_parser(sub:str='') -> argparse.ArgumentParser:
+    "The options of `fastai-cpc` (`sub=''`) or of its step `sub`: the command's own (fastcore's `anno_parser`), then its `RunSize` fields, typed and documented as the record has them"
+    p = anno_parser(_commands[sub], prog=f"fastai-cpc {sub}".strip())
+    docs = docments(RunSize, full=True, eval_str=True)
+    for k in command_options[sub].split():
+        kind = next((t for t in get_args(docs[k].anno) if t is not type(None)), docs[k].anno)  # int | None: int
+        p.add_argument(f"--{k.replace('_', '-')}", type=bool_arg if kind is bool else kind, metavar=f'({kind.__name__})',
+                       help=f"{docs[k].docment}; run size cpu: {getattr(run_sizes['cpu'], k)}, gpu: {getattr(run_sizes['gpu'], k)}")
+    return p
+
 def cli():
     "`fastai-cpc`: the whole job; `fastai-cpc pretrain`, `finetune`, `predict`: its steps on their own"
-    sub = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in ('pretrain', 'finetune', 'predict') else None
+    sub = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in ('pretrain', 'finetune', 'predict') else ''
     if sub == 'predict': return predict_command(sys.argv[2:])
-    f = dict(pretrain=pretrain, finetune=finetune).get(sub, main).__wrapped__
-    args = vars(anno_parser(f, prog=f"fastai-cpc{' ' + sub if sub else ''}").parse_args(sys.argv[2 if sub else 1:]))
-    f(**{k: v for k, v in args.items() if k in inspect.signature(f).parameters}) # without anno_parser's --pdb and --xtra
+    args = vars(command_parser(sub).parse_args(sys.argv[2 if sub else 1:]))
+    for k in ('pdb', 'xtra'): del args[k]  # anno_parser's own
+    _commands[sub](**args)
     # nothing returned: the console script passes the return value to sys.exit, where a result list would mean failure

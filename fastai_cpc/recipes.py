@@ -7,11 +7,12 @@ Docs: https://fastai-cpc.github.io/fastai_cpc/recipes.html.md"""
 # %% ../nbs/05e_recipes.ipynb #fe659a96
 from __future__ import annotations
 import contextlib, time
+from dataclasses import dataclass, asdict
 from .all import *  # fastai's vision API and every module of this package
 
 # %% auto #0
-__all__ = ['run_sizes', 'semi_methods', 'UserError', 'resolve_data', 'bf16_if_asked', 'checked_hold_out', 'check_job', 'job_plan',
-           'train_classifier', 'export_classifier', 'run_job', 'results_table', 'verdict', 'probe_items',
+__all__ = ['run_sizes', 'semi_methods', 'UserError', 'resolve_data', 'RunSize', 'bf16_if_asked', 'checked_hold_out', 'check_job',
+           'job_plan', 'train_classifier', 'export_classifier', 'run_job', 'results_table', 'verdict', 'probe_items',
            'run_pretrain', 'labelled_items', 'run_finetune', 'run_predict']
 
 # %% ../nbs/05e_recipes.ipynb #e5e4fe2f
@@ -38,10 +39,38 @@ def resolve_data(data:str, need_train:bool=True) -> Path:
     return path
 
 # %% ../nbs/05e_recipes.ipynb #c7e14409
-run_sizes = {
-    'cpu': dict(size=32, patch_size=8, arch='tiny', bs=32, epochs=10, ft_epochs=5, lr=1e-3, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=1000, n_dirs=2, head='linear', on_device=False, bf16=False, compile=False, fused_adam=False, semi=None, mu=2, n_held_out=50, max_ft_mult=8),
-    'gpu': dict(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, ft_lr=2e-3, lr_mult=1, n_train=None, n_valid=None, n_dirs=2, head='resnet', on_device=True, bf16=True, compile=True, fused_adam=True, semi=None, mu=7, n_held_out=50, max_ft_mult=8),
-}
+@dataclass(frozen=True)
+class RunSize:
+    "Every setting of a run, each typed and documented once: `run_sizes` holds one per kind of machine, and the command line's options are made from these fields"
+    size:int=32 # image side in pixels
+    patch_size:int=8 # patch side in pixels; the grid is 2*size/patch_size - 1 patches a side
+    arch:str='tiny' # encoder preset: tiny, small, resnet18, resnet50, resnet101, resnet161
+    bs:int=32 # batch size
+    epochs:int=10 # pre-training epochs (the whole run's, also when resuming)
+    ft_epochs:int=5 # the first number of fine-tuning epochs tried (plus one with the encoder frozen), doubled while the held-out accuracy rises
+    lr:float=1e-3 # pre-training learning rate
+    ft_lr:float=2e-3 # fine-tuning learning rate
+    lr_mult:float=1 # the pre-trained encoder trains at ft_lr/lr_mult after the head's epoch (fastai's fine_tune default: 100)
+    n_train:int|None=None # pre-train on this many training images (all if None or 0)
+    n_valid:int|None=1000 # validate on this many validation images (all if None or 0)
+    n_dirs:int=2 # prediction directions of the context network, 1 to 4
+    head:str='linear' # the classifier's head: 'linear' or 'resnet'
+    on_device:bool=False # decode the pre-training images once onto the device and augment them there
+    bf16:bool=False # bf16 mixed precision on a GPU
+    compile:bool=False # compile the model's forward with torch.compile
+    fused_adam:bool=False # fused Adam (`fused_adam`)
+    semi:str|None=None # 'fixmatch' or 'distill': the training images used again, unlabelled, by FixMatch (each step costs 1 + 2*mu) or by distilling the CPC classifier into a student
+    mu:int=2 # unlabelled images per labelled image for --semi
+    n_held_out:int=50 # training images per class held out of the labels to decide how long each classifier trains
+    max_ft_mult:int=8 # train no classifier longer than this many times ft_epochs + 1 epochs
+
+    def settings(self, **overrides) -> AttrDict:
+        "These settings with `overrides` on top, as the `AttrDict` a run reads (a benchmark may add settings of its own)"
+        return AttrDict({**asdict(self), **overrides})
+
+run_sizes = dict(cpu=RunSize(),
+                 gpu=RunSize(size=64, patch_size=16, arch='small', bs=128, epochs=40, ft_epochs=20, lr=5e-4, n_valid=None, head='resnet',
+                             on_device=True, bf16=True, compile=True, fused_adam=True, mu=7))
 semi_methods = dict(fixmatch='FixMatch', distill='distillation')  # --semi's values, and the names of their rows in the results
 
 
@@ -135,10 +164,10 @@ def export_classifier(learn:Learner, fname) -> Path:
 def run_job(path:Path, frac:float=0.1, seed:int=0, num_workers=None, out:Path=Path('models'), device=None, log=print,
             encoder=None, # an encoder file (from `fastai-cpc pretrain` or `save_encoder`): skip pre-training, fine-tune it
             resume:bool=False, # continue the pre-training of an interrupted job from its checkpoint in `out`
-            **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, ft_epochs, lr, ft_lr, lr_mult, n_train, n_valid, n_dirs, head, on_device, bf16, compile, fused_adam, semi, mu, n_held_out, max_ft_mult
+            **cfg, # `RunSize` fields, over the `cpu` run size's
            ) -> list:
     "Pre-train, then train on `frac` of the labels the CPC classifier, the same classifier from scratch (and, with `semi`, CPC + FixMatch or + distillation), each as long as a held-out share of the training images says; one result dict per method"
-    c = AttrDict({**run_sizes['cpu'], **cfg})
+    c = run_sizes['cpu'].settings(**cfg)
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus), device=device)
     if encoder is not None: c.patch_size = load_encoder(encoder).patch_size  # a missing or broken file stops here, before any work
     all_train, pool, held, n_labelled = check_job(path, frac, c, seed)
@@ -204,10 +233,10 @@ def probe_items(path:Path, n_per_class:int=50, seed:int=0) -> L:
 def run_pretrain(path:Path, out:Path=Path('models'), name:str='cpc', resume:bool=False, seed:int=0, num_workers=None, device=None,
                  items=None, # the images to pre-train on; `n_train` of `path/'train'` by default
                  probe=None, # labelled images for a `KNNProbe` column: a labelled folder (`labelled_items`: up to 50 of its training images per class) or the files themselves
-                 **cfg, # overrides of `run_sizes['cpu']`: size, patch_size, arch, bs, epochs, lr, n_train, n_dirs, on_device, bf16, compile, fused_adam
+                 **cfg, # `RunSize` fields, over the `cpu` run size's (it reads size, patch_size, arch, bs, epochs, lr, n_train, n_dirs, on_device, bf16, compile, fused_adam)
                 ) -> Path:
     "Pre-train CPC on the images of `path` (its train/ folder if it has one) with a checkpoint every epoch (continuing the last one with `resume`); returns the encoder file"
-    c = AttrDict({**run_sizes['cpu'], **cfg})
+    c = run_sizes['cpu'].settings(**cfg)
     out = Path(out)
     last = out/f'{name}-last.pth'
     if last.exists() and not resume:
@@ -260,10 +289,10 @@ def run_finetune(path:Path, # a labelled folder (`labelled_items`)
                  out:Path=Path('models'), name:str='classifier', # the classifier is exported to out/name.pkl
                  size:int|None=None, # image side; by default the run size's grid: size * the encoder's patch size / the run size's patch size
                  log=print,
-                 **cfg, # overrides of `run_sizes['cpu']`: bs, ft_epochs, ft_lr, lr_mult, n_held_out, max_ft_mult, head, semi, mu, bf16
+                 **cfg, # `RunSize` fields, over the `cpu` run size's (it reads bs, ft_epochs, ft_lr, lr_mult, n_held_out, max_ft_mult, head, semi, mu, bf16)
                 ) -> dict:
     "Fine-tune a pre-trained encoder on some of the labels of `path` by the whole job's rule, validate it, and export it"
-    c = AttrDict({**run_sizes['cpu'], **cfg})
+    c = run_sizes['cpu'].settings(**cfg)
     enc = load_encoder(encoder)  # a missing or broken file stops here
     c.size, c.patch_size = ifnone(size, c.size * enc.patch_size // c.patch_size), enc.patch_size
     grid_size(c.size, c.patch_size)
