@@ -72,8 +72,8 @@ fractions = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 def settings(profile:str, dataset:str, protocol:str='converged', **given) -> AttrDict:
     "The run size, then the profile, then its settings for `dataset`, then the protocol's rule, then what the command line gives"
     rule = converged_rule if protocol == 'converged' else {}
-    return AttrDict({**run_sizes[profiles[profile]['run_size']], **profiles[profile], **_per_dataset[profile].get(dataset, {}), **rule, **given,
-                     'profile': profile, 'protocol': protocol})
+    return run_sizes[profiles[profile]['run_size']].settings(**{**profiles[profile], **_per_dataset[profile].get(dataset, {}), **rule, **given,
+                                                                'profile': profile, 'protocol': protocol})
 
 def pool_of(path:Path, n:int|None) -> L:
     "The training images used, pre-training and label pool alike: all of them, or `n` stratified over the classes"
@@ -109,9 +109,11 @@ def peer_file(side:str, c:AttrDict) -> Path:
     return f
 
 def fit_side(learn:Learner, side:str, epochs:int, lr:float, c:AttrDict) -> Learner:
-    "Train one side its own way for `epochs` at `lr`: `fine_tune` for the CPC encoder, the head alone when frozen, one cycle from scratch"
+    """Train one side its own way for `epochs` at `lr`: `fine_tune` for the CPC encoder, the head alone when frozen, one cycle from scratch;
+    `cpc_lpft`, a linear probe then fine-tuning (Kumar et al. 2022): the head alone for half the epochs, then every layer (`fine_tune`'s `freeze_epochs`)"""
     with learn.no_bar(), learn.no_logging():
         if side in ('cpc_finetune', 'cpc_fixmatch', *peer_sides): learn.fine_tune(epochs - 1, lr, lr_mult=c.lr_mult)
+        elif side == 'cpc_lpft': learn.fine_tune(epochs // 2, lr, freeze_epochs=epochs - epochs // 2, lr_mult=c.lr_mult)
         elif side == 'cpc_frozen': learn.freeze(); learn.fit_one_cycle(epochs, lr)
         else: learn.fit_one_cycle(epochs, lr)
     return learn

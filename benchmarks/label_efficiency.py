@@ -9,6 +9,8 @@ labels unused, then train classifiers on stratified subsets of the whole labelle
   `FixMatch` callback, which uses every training image again, unlabelled, while fine-tuning;
 - `cpc_distill` (converged protocol, when named in `--sides`): `cpc_finetune` as chosen, then a student that starts as its copy
   and learns its softened predictions on every training image, unlabelled (`fastai_cpc.distill`), by the same rule;
+- `cpc_lpft` (when named in `--sides`): a linear probe, then fine-tuning: the head alone for half the epochs, then every layer
+  (`fine_tune`'s `freeze_epochs`), a remedy for fine-tuning that distorts pre-trained features when labels are few (Kumar et al. 2022);
 - `scratch_equal` (converged protocol, when named in `--sides`, first seed only): the second view, `scratch` as chosen at that
   fraction but trained for as many FLOPs as CPC spent (pre-training plus `cpc_finetune`'s final run);
 - `simclr_finetune`, `byol_finetune` (when named in `--sides`): lightly's SimCLR and BYOL (`fastai_cpc.peers`), pre-trained
@@ -43,14 +45,15 @@ from .common import (ft_epochs, provenance, peer_sides, fixmatch_sides, profiles
                      encoder_file, classifier, peer_file, fit_side, train)
 
 here = Path(__file__).resolve().parent
-opt_in_sides = (*peer_sides, 'cpc_distill', 'scratch_equal')  # run only when named in --sides
+opt_in_sides = (*peer_sides, 'cpc_distill', 'scratch_equal', 'cpc_lpft')  # run only when named in --sides
 sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scratch_fixmatch', *opt_in_sides)
 fixmatch_keys = ('mu', 'threshold', 'lambda_u', 'fixmatch_max_frac')  # settings only the FixMatch sides read
 own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, 'peer_arch': peer_sides, 'peer_cache': peer_sides}  # settings only some sides read
 unread_keys = ('semi',)  # settings of the run size that no side reads: a change in them (semi went from False to None) voids nothing
 declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared before any run
-chosen_side = 'cpc_chosen'  # derived, no run of its own: at each fraction the CPC side (fine-tuned or frozen) with the better held-out
-# accuracy in the choices, so the validation images play no part; added after the first converged results (1%: frozen won)
+chosen_side = 'cpc_chosen'  # derived, no run of its own: at each fraction the CPC side (fine-tuned, frozen, or LP-FT where it ran) with the best
+# held-out accuracy in the choices, so the validation images play no part; added after the first converged results (1%: frozen won)
+cpc_sides = ('cpc_finetune', 'cpc_frozen', 'cpc_lpft')  # the classifiers on the CPC encoder that `chosen_side` chooses among
 converged_sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai')
 def n_seeds(frac:float, seeds:int=3) -> int:
     "Seeds per fraction: `seeds` at 10% and below, one above"
@@ -161,7 +164,9 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
         res['flops']['per_image'].update(compute_costs(pool, label_pool, tune, enc, c, new_sides)['per_image'])
     if converged and 'cpc_distill' in only:  # counted from the fine-tuning step's: one labelled step, and per labelled image mu unlabelled
         res['flops']['per_image']['cpc_distill'] = res['flops']['per_image']['cpc_finetune'] * (1 + c.mu * 4 / 3)  # ones through the student (a step) and the teacher (a forward, a third of one)
-    if converged: res['flops']['per_image']['scratch_equal'] = res['flops']['per_image']['scratch']
+    if converged:
+        fpi = res['flops']['per_image']
+        fpi.update(scratch_equal=fpi['scratch'], cpc_lpft=(fpi['cpc_frozen'] + fpi['cpc_finetune']) / 2)  # half its epochs frozen
     res['sides'] = list(dict.fromkeys(res['sides'] + [s for s in only if s in opt_in_sides] + [r['side'] for r in res['runs']]))
     done = {(r['side'], r['frac'], r['seed']) for r in res['runs']}
     for frac in fracs:
@@ -217,8 +222,9 @@ def summarise(runs:list, choices:dict|None=None) -> list:
         for side in sides:
             accs = [r['accuracy'] for r in runs if r['frac'] == frac and r['side'] == side]
             if accs: row[side] = _stats(accs)
-        held = {side: (choices or {}).get(f'{side}@{frac:g}', {}).get('held_out') for side in ('cpc_finetune', 'cpc_frozen')}
-        if None not in held.values() and all(side in row for side in held):
+        held = {side: (choices or {}).get(f'{side}@{frac:g}', {}).get('held_out') for side in cpc_sides}
+        held = {side: h for side, h in held.items() if h is not None and side in row}
+        if {'cpc_finetune', 'cpc_frozen'} <= set(held):
             pick = max(held, key=held.get)
             row[chosen_side] = dict(row[pick], side=pick)
         rows.append(row)
@@ -228,7 +234,7 @@ def summarise(runs:list, choices:dict|None=None) -> list:
         sup = {r['frac']: r[base]['mean'] for r in rows if base in r}
         if not sup: continue
         for r in rows:
-            for side in ('cpc_finetune', 'cpc_frozen', chosen_side):
+            for side in (*cpc_sides, chosen_side):
                 if side in r: r.setdefault('factors', {}).setdefault(side, {})[base] = efficiency_factor(r['frac'], r[side]['mean'], sup)
     return rows
 
@@ -265,7 +271,7 @@ def to_markdown_converged(res:dict) -> str:
              f"the first seed's choice. `cpc_finetune`: `fine_tune` (lr_mult={c['lr_mult']}); `cpc_frozen`: the encoder frozen; `scratch`: the same "
              f"classifier from random weights, one cycle; `fastai`: `vision_learner({c['fastai_arch']}, pretrained=False)`, one cycle; head `{c['head']}`",
              f"- declared side (judged by the bar): `{res['declared_side']}`; factors against the better from-scratch side at each fraction. "
-             f"`{chosen_side}` (no runs of its own, defined after the first results): at each fraction the CPC side, fine-tuned or frozen, whose "
+             f"`{chosen_side}` (no runs of its own, defined after the first results): at each fraction the CPC side (fine-tuned, frozen, or `cpc_lpft` where it ran) whose "
              f"choice scored better on the held-out training images (named in brackets), so the validation images choose nothing",
              *([f"- peers (`fastai_cpc.peers`, lightly's own parts): " + ', '.join(f"`{s}` fine-tunes `{Path(f).name}` from `{Path(f).parent}`" for s, f in res['peers'].items())
                 + ", pre-trained by `benchmarks/pretrain_efficiency.py` for its compute budget (that folder's name), at lightly's CIFAR-10 benchmark settings"] if res.get('peers') else []),
@@ -345,7 +351,7 @@ def to_markdown(res:dict) -> str:
 _labels = {'cpc_finetune': 'CPC + fine_tune', 'cpc_frozen': 'CPC, frozen encoder', 'scratch': 'same classifier, from scratch', 'fastai': 'fastai xresnet, from scratch',
            'cpc_fixmatch': 'CPC + fine_tune + FixMatch', 'scratch_fixmatch': 'from scratch + FixMatch',
            'simclr_finetune': 'SimCLR (lightly) + fine_tune', 'byol_finetune': 'BYOL (lightly) + fine_tune', 'cpc_distill': 'CPC + fine_tune + distillation',
-           'scratch_equal': "from scratch, CPC's compute"}
+           'scratch_equal': "from scratch, CPC's compute", 'cpc_lpft': 'CPC, linear probe then fine_tune'}
 
 def plot(res:dict, fname:Path):
     "Accuracy against labelled fraction on a log axis, every side, like the paper's Figure 1"

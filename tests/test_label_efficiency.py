@@ -114,7 +114,7 @@ def test_converged_protocol(tmp_path):
     assert sum(l.startswith('| cpc_') or l.startswith('| scratch |') or l.startswith('| fastai |') for l in md.splitlines()) == 4  # one choice row a side
     assert not (tmp_path/'cpu-imagenette.json').exists()  # the fixed protocol's files untouched
     # a peer side added to these results: its pre-trained backbone from --peer-cache, fine-tuned by the same rule
-    peer = cmd + ['--sides', 'simclr_finetune,cpc_distill,scratch_equal', '--peer-arch', 'tiny', '--peer-cache', str(tmp_path/'peers')]
+    peer = cmd + ['--sides', 'simclr_finetune,cpc_distill,scratch_equal,cpc_lpft', '--peer-arch', 'tiny', '--peer-cache', str(tmp_path/'peers')]
     r = subprocess.run(peer, capture_output=True, text=True, cwd=tmp_path, timeout=900, env=ENV)
     assert r.returncode != 0 and 'pre-train the peer first' in r.stderr and 'Traceback' not in r.stderr
     from fastai_cpc.peers import peer_backbone, save_backbone
@@ -122,7 +122,7 @@ def test_converged_protocol(tmp_path):
     r = subprocess.run(peer, capture_output=True, text=True, cwd=tmp_path, timeout=900, env=ENV)
     assert r.returncode == 0, r.stderr[-3000:]
     res2 = json.loads((tmp_path/'cpu-imagenette-converged.json').read_text())
-    assert [x for x in res2['runs'] if x['side'] not in ('simclr_finetune', 'cpc_distill', 'scratch_equal')] == res['runs']  # the earlier runs kept as they were
+    assert [x for x in res2['runs'] if x['side'] not in ('simclr_finetune', 'cpc_distill', 'scratch_equal', 'cpc_lpft')] == res['runs']  # the earlier runs kept as they were
     assert sorted(x['seed'] for x in res2['runs'] if x['side'] == 'cpc_distill') == [0, 1] and 'cpc_distill@0.1' in res2['choices']
     assert res2['flops']['per_image']['cpc_distill'] > res2['flops']['per_image']['cpc_finetune'] and 'cpc_distill' in res2['sides']
     assert sorted(x['seed'] for x in res2['runs'] if x['side'] == 'simclr_finetune') == [0, 1] and 'simclr_finetune@0.1' in res2['choices']
@@ -133,3 +133,6 @@ def test_converged_protocol(tmp_path):
     assert [x['seed'] for x in eq] == [0] and (eq[0]['lr'], eq[0]['options']) == itemgetter('lr', 'options')(res2['choices']['scratch@0.1'])
     assert eq[0]['epochs'] == le.equal_compute_epochs(0.1, eq[0]['labels'], res2['choices'], res2['flops']) > res2['choices']['scratch@0.1']['epochs']
     assert "from scratch, CPC's compute" in md and 'equal total compute' in md
+    assert sorted(x['seed'] for x in res2['runs'] if x['side'] == 'cpc_lpft') == [0, 1] and 'CPC, linear probe then fine_tune' in md
+    held = {s: res2['choices'][f'{s}@0.1']['held_out'] for s in le.cpc_sides}  # the held-out images choose among the CPC sides, LP-FT included
+    assert res2['summary'][0]['cpc_chosen']['side'] == max(held, key=held.get)
