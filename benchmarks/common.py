@@ -49,8 +49,10 @@ fixmatch_sides = ('cpc_fixmatch', 'scratch_fixmatch')  # run where frac <= fixma
 
 # The converged protocol's rule, fixed before any run: `n_tune` held-out training images per class (seed `tune_seed`), the
 # learning rate times 1/3, 1 and 3 at the fixed rule's epochs, epochs doubled until `patience` doublings in a row bring no new
-# best held-out accuracy (at most `max_mult` times the fixed rule's), then label smoothing and MixUp, each kept if it helps
-converged_rule = dict(n_tune=50, tune_seed=10_000, lr_factors=(1/3, 3), options=('label_smoothing', 'mixup'), max_mult=16, patience=2)
+# best held-out accuracy (at most `max_mult` times the fixed rule's), then label smoothing and MixUp, each kept if it helps.
+# `edge_steps` (added after the first runs, where every CPC classifier chose the grid's largest rate): a best rate at an edge
+# of the grid extends it that way while it keeps winning; `still_chosen` (label_efficiency) keeps the choices it would not change
+converged_rule = dict(n_tune=50, tune_seed=10_000, lr_factors=(1/3, 3), options=('label_smoothing', 'mixup'), max_mult=16, patience=2, edge_steps=2)
 # What a profile fixes beyond its `fastai-cpc` run size (image and patch size, encoder, pre-training batch and rate,
 # precision, data path). Every side shares every fine-tuning setting.
 profiles = {

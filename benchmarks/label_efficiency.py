@@ -36,7 +36,7 @@ written at once, and a rerun with the same settings skips the runs already there
 Writes benchmarks/results/<profile>-<dataset>.{md,json,png}. This is a benchmark, not a test: it measures and reports.
 """
 from __future__ import annotations
-import json, math, sys, time
+import contextlib, json, math, sys, time
 from collections import Counter
 from fastcore.script import call_parse, store_true
 from fastai_cpc.all import *  # fastai's vision API too
@@ -109,7 +109,7 @@ def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:
         fit = partial(distilled, teacher, dls, pool, c, num_workers)
     if key not in choices:
         t = time.time()
-        learn, chosen, trials = converge(fit, e0, c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * e0, patience=c.patience,
+        learn, chosen, trials = converge(fit, e0, c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * e0, patience=c.patience, edge_steps=c.edge_steps,
                                          log=lambda o: log(f"    {side} {frac:.0%} trial: {o}"))
         choices[key] = dict(chosen, base_epochs=e0, trials=trials, selection_image_passes=sum(o['epochs'] for o in trials) * len(trn),
                             selection_seconds=round(time.time() - t, 1))
@@ -117,6 +117,24 @@ def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:
     ch = choices[key]
     acc = float(learn.validate(dl=dls.test_dl(valid, with_labels=True))[1])
     return dict(accuracy=acc, epochs=ch['epochs'], lr=ch['lr'], options=ch['options'], image_passes=ch['epochs'] * len(trn))
+
+class _Recorded:
+    "A trial as `converge` sees a trained classifier: its held-out accuracy, recorded"
+    def __init__(self, acc): self.acc = acc
+    def validate(self): return [0., self.acc]
+    def no_bar(self): return contextlib.nullcontext()
+
+def still_chosen(ch:dict, c:AttrDict) -> bool:
+    "Whether the rule of `c` makes the choice `ch` again: replayed on `ch`'s recorded trials, it asks for none they lack and ends where `ch` did"
+    held = {(t['epochs'], t['lr'], tuple(t['options'])): t['held_out'] for t in ch['trials']}
+    def replay(epochs, lr, **opts):
+        key = (epochs, lr, tuple(o for o in c.options if opts.get(o)))
+        if key not in held: raise KeyError(key)  # a trial the recorded choice never made
+        return _Recorded(held[key])
+    try: trial = converge(replay, ch['base_epochs'], c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * ch['base_epochs'],
+                          patience=c.patience, edge_steps=c.get('edge_steps', 0))[1]
+    except KeyError: return False
+    return all(trial[k] == ch[k] for k in ('epochs', 'lr', 'options'))
 
 def _log(msg:str): print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -142,6 +160,10 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
         voided = {side for k, ss in own_keys.items() if prior.get(k, new.get(k)) != new.get(k) for side in ss}
         res['runs'] = [r for r in old['runs'] if r['side'] not in voided]
         res['choices'] = {k: v for k, v in old.get('choices', {}).items() if k.split('@')[0] not in voided} if res['runs'] else {}
+        if stale := [k for k, ch in res['choices'].items() if converged and not still_chosen(ch, c)]:  # the rule changed since (`edge_steps`)
+            log(f"  the rule chooses again for {', '.join(stale)}: their runs are dropped and run again")
+            res['choices'] = {k: v for k, v in res['choices'].items() if k not in stale}
+            res['runs'] = [r for r in res['runs'] if f"{r['side']}@{r['frac']:g}" not in stale]
     log(f"{name}: {len(pool)} training images (pre-training{', ' + str(len(label_pool)) + ' of them the label pool, ' + str(len(tune)) + ' held out to choose settings' if converged else ' and label pool'}), "
         f"{len(valid)} validation images, {c.size} px, {c.patch_size} px patches; {len(res['runs'])} runs already done")
     enc, secs = encoder_file(path, pool, c, cache)
@@ -266,7 +288,9 @@ def to_markdown_converged(res:dict) -> str:
              f"({res['pretrain_seconds']:.0f} s in this run; 0 means the cached encoder `{Path(res['encoder']).name}`)",
              f"- the rule, the same for every side and fixed before any run (`fastai_cpc.converge.converge`, on the first seed's subset, "
              f"scored on the held-out images): the learning rate {c['ft_lr']} times 1, {', '.join(f'{f:.3g}' for f in c['lr_factors'])} at the fixed "
-             f"rule's epochs (max({c['min_epochs']}, enough for {c['min_steps']} steps of batch {c['ft_bs']})); then the epochs doubled until {c['patience']} "
+             f"rule's epochs (max({c['min_epochs']}, enough for {c['min_steps']} steps of batch {c['ft_bs']}))"
+             + (f", the grid going on past whichever edge holds the best rate while it keeps winning (at most {c['edge_steps']} more rates)" if c.get('edge_steps') else '')
+             + f"; then the epochs doubled until {c['patience']} "
              f"doublings in a row bring no better held-out accuracy (at most {c['max_mult']}x); then {' and '.join(c['options'])} in turn, each kept if it raises it. The other seeds train with "
              f"the first seed's choice. `cpc_finetune`: `fine_tune` (lr_mult={c['lr_mult']}); `cpc_frozen`: the encoder frozen; `scratch`: the same "
              f"classifier from random weights, one cycle; `fastai`: `vision_learner({c['fastai_arch']}, pretrained=False)`, one cycle; head `{c['head']}`",

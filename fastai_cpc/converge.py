@@ -47,6 +47,7 @@ def converge(train, # `train(epochs, lr, **options)`: a fresh `Learner`, trained
              options=('label_smoothing', 'mixup'), # tried in turn at the chosen length and rate, each kept if it raises the held-out accuracy
              max_epochs:int|None=None, # never longer than this (a compute cap)
              patience:int=1, # stop doubling after this many doublings in a row that do not beat the best (more: less at the mercy of held-out noise)
+             edge_steps:int=0, # while the best rate is the largest (smallest) tried, try it times the largest (smallest) factor: at most this many more rates
              log=noop, # called with each trial, a dict
             ) -> tuple: # (the best trained `Learner`, its trial, every trial)
     "Choose a classifier's learning rate, then its number of epochs, then its regularisers, by held-out accuracy; returns the best one trained"
@@ -62,6 +63,11 @@ def converge(train, # `train(epochs, lr, **options)`: a fresh `Learner`, trained
         best = learn, trial
         return True
     for f in (1, *lr_factors): attempt(epochs, lr * f, ())
+    up, down = max(lr_factors, default=1), min(lr_factors, default=1)
+    for _ in range(edge_steps):  # a best rate at the edge of the grid: the grid goes on that way while it keeps winning
+        rates, r = [t['lr'] for t in trials], best[1]['lr']
+        f = up if r == max(rates) and up > 1 else down if r == min(rates) and down < 1 else None
+        if f is None or not attempt(epochs, r * f, ()): break
     rate, n, misses = best[1]['lr'], epochs, 0
     while misses < patience and (max_epochs is None or 2 * n <= max_epochs):
         n *= 2

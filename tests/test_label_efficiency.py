@@ -4,6 +4,7 @@ from operator import itemgetter
 from pathlib import Path
 import pytest
 from PIL import Image
+from fastcore.basics import AttrDict
 
 ROOT = Path(__file__).parents[1]
 RUN = [sys.executable, '-m', 'benchmarks.label_efficiency']
@@ -86,6 +87,16 @@ def test_fixmatch_sides(tmp_path):
     r = subprocess.run(cmd[:-1] + ['nonsense'], capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ENV)
     assert r.returncode != 0 and "unknown side 'nonsense'" in r.stderr
 
+def test_still_chosen():
+    "A choice made under an earlier rule is kept only if the rule of today, replayed on the recorded trials, makes it again"
+    c = AttrDict(ft_lr=1e-3, lr_factors=(1/3, 3), options=('mixup',), max_mult=2, patience=1, edge_steps=0)
+    t = lambda e, lr, acc, o=(): dict(epochs=e, lr=lr, options=list(o), held_out=acc)
+    ch = dict(epochs=2, lr=1e-3 * 3, options=[], held_out=.5, base_epochs=2,
+              trials=[t(2, 1e-3, .4), t(2, 1e-3 * (1/3), .3), t(2, 1e-3 * 3, .5), t(4, 1e-3 * 3, .45), t(2, 1e-3 * 3, .45, ['mixup'])])
+    assert le.still_chosen(ch, c)
+    assert not le.still_chosen(ch, AttrDict(c, edge_steps=1))  # its best rate is the grid's largest: today's rule would try 9e-3 too
+    assert not le.still_chosen({**ch, 'epochs': 4}, c)          # a record the rule does not end at
+
 def test_converged_protocol(tmp_path):
     "Every side's settings chosen on held-out training images on the first seed, reused by the others; the choices and the compute written"
     cmd = [*RUN, '--datasets', 'imagenette', '--out', str(tmp_path), '--cache', str(tmp_path/'cache'),
@@ -100,7 +111,7 @@ def test_converged_protocol(tmp_path):
     lr = res['config']['ft_lr']
     for side in sides:
         ch = res['choices'][f'{side}@0.1']
-        assert ch['epochs'] in (ch['base_epochs'], 2 * ch['base_epochs']) and min(abs(ch['lr'] / lr - f) for f in (1/3, 1, 3)) < 1e-9
+        assert ch['epochs'] in (ch['base_epochs'], 2 * ch['base_epochs']) and min(abs(ch['lr'] / lr - 3. ** k) for k in range(-3, 4)) < 1e-9  # the grid and its edge steps
         assert set(ch['options']) <= {'label_smoothing', 'mixup'} and len(ch['trials']) >= 4 and 0 <= ch['held_out'] <= 1
         assert ch['held_out'] == max(t['held_out'] for t in ch['trials'])  # the best trial, scored on the held-out images
         for run in res['runs']:
