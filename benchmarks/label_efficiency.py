@@ -55,6 +55,7 @@ chosen_side = 'cpc_chosen'  # derived, no run of its own: at each fraction the C
 # held-out accuracy in the choices, so the validation images play no part; added after the first converged results (1%: frozen won)
 cpc_sides = ('cpc_finetune', 'cpc_frozen', 'cpc_lpft')  # the classifiers on the CPC encoder that `chosen_side` chooses among
 converged_sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai')
+dependents = {'cpc_finetune': ('cpc_distill', 'scratch_equal'), 'scratch': ('scratch_equal',)}  # sides built on another's choice
 def n_seeds(frac:float, seeds:int=3) -> int:
     "Seeds per fraction: `seeds` at 10% and below, one above"
     return seeds if frac <= 0.1 else 1
@@ -161,6 +162,7 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
         res['runs'] = [r for r in old['runs'] if r['side'] not in voided]
         res['choices'] = {k: v for k, v in old.get('choices', {}).items() if k.split('@')[0] not in voided} if res['runs'] else {}
         if stale := [k for k, ch in res['choices'].items() if converged and not still_chosen(ch, c)]:  # the rule changed since (`edge_steps`)
+            stale += [f"{d}@{k.split('@')[1]}" for k in stale for d in dependents.get(k.split('@')[0], ())]
             log(f"  the rule chooses again for {', '.join(stale)}: their runs are dropped and run again")
             res['choices'] = {k: v for k, v in res['choices'].items() if k not in stale}
             res['runs'] = [r for r in res['runs'] if f"{r['side']}@{r['frac']:g}" not in stale]
