@@ -48,7 +48,10 @@ here = Path(__file__).resolve().parent
 opt_in_sides = (*peer_sides, 'cpc_distill', 'scratch_equal', 'cpc_lpft')  # run only when named in --sides
 sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scratch_fixmatch', *opt_in_sides)
 fixmatch_keys = ('mu', 'threshold', 'lambda_u', 'fixmatch_max_frac')  # settings only the FixMatch sides read
-own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, 'peer_arch': peer_sides, 'peer_cache': peer_sides}  # settings only some sides read
+encoder_sides = ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'cpc_distill', 'scratch_equal', *fixmatch_sides)  # built on the CPC encoder (or its cost)
+pretrain_keys = ('pre_epochs', 'bs', 'lr', 'n_dirs')  # pre-training settings no classifier from scratch reads
+own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, **{k: encoder_sides for k in pretrain_keys},
+            'peer_arch': peer_sides, 'peer_cache': peer_sides}  # settings only some sides read
 unread_keys = ('semi',)  # settings of the run size that no side reads: a change in them (semi went from False to None) voids nothing
 declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared before any run
 chosen_side = 'cpc_chosen'  # derived, no run of its own: at each fraction the CPC side (fine-tuned, frozen, or LP-FT where it ran) with the best
@@ -173,7 +176,7 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     log(f"  encoder {enc} ({f'pre-trained in {secs:.0f} s' if secs else 'cached'})")
     ft_kw = {**kw, 'num_workers': c.ft_workers} if c.ft_workers is not None else kw
     if ft_kw.get('num_workers'): ft_kw['persistent_workers'] = True  # no new worker processes at every epoch
-    if res['runs'] and 'probes' in old: res['probes'] = old['probes']
+    if res['runs'] and 'probes' in old and old.get('encoder') == str(enc): res['probes'] = old['probes']
     else:
         full = labelled_dls(pool, valid, size=c.size, bs=min(c.ft_bs, len(pool)), **ft_kw)
         torch.manual_seed(0)

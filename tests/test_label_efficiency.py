@@ -56,6 +56,13 @@ def test_runs_end_to_end_and_resumes(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     again = json.loads((tmp_path/'cpu-imagenette.json').read_text())
     assert again['runs'] == res['runs'] and again['probes'] == res['probes'] and '8 runs already done' in r.stdout
+    # longer pre-training: a new encoder, and only the sides built on it train again; the classifiers from scratch are kept
+    r = subprocess.run([*cmd[:cmd.index('--pre-epochs') + 1], '2', *cmd[cmd.index('--pre-epochs') + 2:]], capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ENV)
+    assert r.returncode == 0, r.stderr[-3000:]
+    longer = json.loads((tmp_path/'cpu-imagenette.json').read_text())
+    assert '4 runs already done' in r.stdout and longer['encoder'] != res['encoder'] and '-e2-' in longer['encoder']
+    scratch_runs = lambda d: [x for x in d['runs'] if x['side'] in ('scratch', 'fastai')]
+    assert scratch_runs(longer) == scratch_runs(res) and sorted((x['side'], x['frac']) for x in longer['runs']) == sorted((s, f) for s in sides for f in (.5, 1.))
 
 def test_results_are_published():
     "benchmarks/README.md holds every committed results table row for row; the README's Results and Speed cells show the current files"
