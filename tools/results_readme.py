@@ -115,6 +115,8 @@ def results_cell() -> str:
         if m['profile'] != 'cpu':  # one table per data set in the README: the `cpu` profile's, which the bar judges; the others linked
             others.append(f"{link} ({devices}, {m['date']})"); continue
         when = f"a run in progress, {len(d['runs'])} runs so far, started {m['date']}" if running else m['date']
+        if gaps := [f"{r['frac']:.0%}" for r in d['summary'] if d['declared_side'] not in r]:  # rows the next invocation fills
+            when += f"; the CPC sides still to run at {', '.join(gaps)}"
         tables += [f"**{d['dataset']}**, `{m['profile']}` profile, every side trained to convergence ({link}, {devices}, {when}):", readme_table(f)]
         if not running: tables.append(f"![{stem}](benchmarks/results/{stem}.png)")
     for f in fixed_only():
