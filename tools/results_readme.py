@@ -93,8 +93,8 @@ def label_files() -> list:
     """The README's label-efficiency results: per profile and data set, the converged protocol's, or its partial file while its run
     goes on (the fixed protocol's, one short schedule for every side, and the older ones are in benchmarks/README.md only)"""
     found = {}
-    for f in [*sorted(results.glob('*-converged.json')), *sorted(results.glob('*-converged.partial.json'))]:
-        found.setdefault(f.name.split('.')[0], f)  # the finished file first
+    for f in [*sorted(results.glob('*-converged.partial.json')), *sorted(results.glob('*-converged.json'))]:
+        found.setdefault(f.name.split('.')[0], f)  # the partial file first: a run adding to finished results starts from them
     return list(found.values())
 
 def fixed_only() -> list:
