@@ -100,7 +100,8 @@ def label_files() -> list:
 def fixed_only() -> list:
     "The data sets and profiles with a fixed-protocol table but no converged one yet"
     have = {f.name.split('.')[0].removesuffix('-converged') for f in label_files()}
-    return [f for f in result_files('label-efficiency', '.json') if 'declared_side' in json.loads(f.read_text()) and f.stem not in have]
+    fixed = [f for f in result_files('label-efficiency', '.json') if json.loads(f.read_text()).get('protocol', 'fixed') == 'fixed']
+    return [f for f in fixed if 'declared_side' in json.loads(f.read_text()) and f.stem not in have]
 
 def results_cell() -> str:
     "The markdown of the README's Results cell"
@@ -118,7 +119,7 @@ def results_cell() -> str:
         if gaps := [f"{r['frac']:.0%}" for r in d['summary'] if d['declared_side'] not in r]:  # rows the next invocation fills
             when += f"; the CPC sides still to run at {', '.join(gaps)}"
         tables += [f"**{d['dataset']}**, `{m['profile']}` profile, every side trained to convergence ({link}, {devices}, {when}):", readme_table(f)]
-        if not running: tables.append(f"![{stem}](benchmarks/results/{stem}.png)")
+        if (results/f'{stem}.png').exists(): tables.append(f"![{stem}](benchmarks/results/{stem}.png)")  # while a run goes on, its last finished plot
     for f in fixed_only():
         others.append(f"[`{f.stem}`](benchmarks/results/{f.stem}.md) (one short schedule for every side, which flatters CPC; no converged run yet)")
     intro = ("Every figure comes from a results file in `benchmarks/results/`; [benchmarks/README.md](benchmarks/README.md) has each in "
