@@ -100,8 +100,8 @@ def label_files() -> list:
 def fixed_only() -> list:
     "The data sets and profiles with a fixed-protocol table but no converged one yet"
     have = {f.name.split('.')[0].removesuffix('-converged') for f in label_files()}
-    fixed = [f for f in result_files('label-efficiency', '.json') if json.loads(f.read_text()).get('protocol', 'fixed') == 'fixed']
-    return [f for f in fixed if 'declared_side' in json.loads(f.read_text()) and f.stem not in have]
+    def fixed(f): d = json.loads(f.read_text()); return d.get('protocol', 'fixed') == 'fixed' and 'declared_side' in d  # not the older form
+    return [f for f in result_files('label-efficiency', '.json') if f.stem not in have and fixed(f)]
 
 def results_cell() -> str:
     "The markdown of the README's Results cell"
