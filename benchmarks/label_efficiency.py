@@ -140,10 +140,26 @@ def still_chosen(ch:dict, c:AttrDict) -> bool:
     except KeyError: return False
     return all(trial[k] == ch[k] for k in ('epochs', 'lr', 'options'))
 
+def kept_runs(old:dict, cfg:dict, n_pool:int, c:AttrDict, log=print) -> tuple:
+    "The runs and choices of the results `old` that still stand under the settings `cfg`: a changed setting voids only the sides that read it"
+    new, prior = json.loads(json.dumps(cfg)), old.get('config')
+    if prior is None or old.get('pool') != n_pool or any(k not in new or new[k] != v for k, v in prior.items() if k not in own_keys and k not in unread_keys):
+        return [], {}
+    # settings added since do not void earlier runs; a changed setting that only some sides read voids only their runs
+    voided = {side for k, ss in own_keys.items() if prior.get(k, new.get(k)) != new.get(k) for side in ss}
+    runs = [r for r in old['runs'] if r['side'] not in voided]
+    choices = {k: v for k, v in old.get('choices', {}).items() if k.split('@')[0] not in voided} if runs else {}
+    if stale := [k for k, ch in choices.items() if c.protocol == 'converged' and not still_chosen(ch, c)]:  # the rule changed since (`edge_steps`)
+        stale += [f"{d}@{k.split('@')[1]}" for k in stale for d in dependents.get(k.split('@')[0], ())]
+        log(f"  the rule chooses again for {', '.join(stale)}: their runs are dropped and run again")
+        choices = {k: v for k, v in choices.items() if k not in stale}
+        runs = [r for r in runs if f"{r['side']}@{r['frac']:g}" not in stale]
+    return runs, choices
+
 def _log(msg:str): print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs, kw:dict, fresh:bool=False, log=_log, meta:dict=None,
-                only:tuple=sides) -> dict:
+                only:tuple=sides, runs_from=()) -> dict:
     "Pre-train (or load the cached encoder), then train every side at every fraction and seed; results written after every run"
     path = resolve_data(name)
     pool = pool_of(path, c.n_pool)
@@ -158,17 +174,13 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     stem = out_dir/results_stem(c.profile, res['dataset'], c.protocol)
     partial = stem.with_suffix('.partial.json')  # the runs so far; the results files are written when every run is done
     old = next((json.loads(f.read_text()) for f in (partial, stem.with_suffix('.json')) if f.exists() and not fresh), {})
-    new, prior = json.loads(json.dumps(cfg)), old.get('config')
-    if prior is not None and old.get('pool') == len(pool) and all(k in new and new[k] == v for k, v in prior.items() if k not in own_keys and k not in unread_keys):
-        # settings added since do not void earlier runs; a changed setting that only some sides read voids only their runs
-        voided = {side for k, ss in own_keys.items() if prior.get(k, new.get(k)) != new.get(k) for side in ss}
-        res['runs'] = [r for r in old['runs'] if r['side'] not in voided]
-        res['choices'] = {k: v for k, v in old.get('choices', {}).items() if k.split('@')[0] not in voided} if res['runs'] else {}
-        if stale := [k for k, ch in res['choices'].items() if converged and not still_chosen(ch, c)]:  # the rule changed since (`edge_steps`)
-            stale += [f"{d}@{k.split('@')[1]}" for k in stale for d in dependents.get(k.split('@')[0], ())]
-            log(f"  the rule chooses again for {', '.join(stale)}: their runs are dropped and run again")
-            res['choices'] = {k: v for k, v in res['choices'].items() if k not in stale}
-            res['runs'] = [r for r in res['runs'] if f"{r['side']}@{r['frac']:g}" not in stale]
+    res['runs'], res['choices'] = kept_runs(old, cfg, len(pool), c, log)
+    others = [(f, json.loads(Path(f).read_text())) for f in runs_from]
+    for f, other in others:  # runs of other results files (a lead's, say) at settings now this run's; a side at a fraction comes whole from one file
+        runs, choices = kept_runs(other, cfg, len(pool), c, log)
+        new_keys = {f"{r['side']}@{r['frac']:g}" for r in runs} - {f"{r['side']}@{r['frac']:g}" for r in res['runs']}
+        res['runs'] += [{**r, 'source': r.get('source', str(f))} for r in runs if f"{r['side']}@{r['frac']:g}" in new_keys]
+        res['choices'].update({k: v for k, v in choices.items() if k in new_keys})
     log(f"{name}: {len(pool)} training images (pre-training{', ' + str(len(label_pool)) + ' of them the label pool, ' + str(len(tune)) + ' held out to choose settings' if converged else ' and label pool'}), "
         f"{len(valid)} validation images, {c.size} px, {c.patch_size} px patches; {len(res['runs'])} runs already done")
     enc, secs = encoder_file(path, pool, c, cache)
@@ -176,7 +188,7 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     log(f"  encoder {enc} ({f'pre-trained in {secs:.0f} s' if secs else 'cached'})")
     ft_kw = {**kw, 'num_workers': c.ft_workers} if c.ft_workers is not None else kw
     if ft_kw.get('num_workers'): ft_kw['persistent_workers'] = True  # no new worker processes at every epoch
-    if res['runs'] and 'probes' in old and old.get('encoder') == str(enc): res['probes'] = old['probes']
+    if res['runs'] and (same := [o for o in (old, *(o for _, o in others)) if 'probes' in o and o.get('encoder') == str(enc)]): res['probes'] = same[0]['probes']
     else:
         full = labelled_dls(pool, valid, size=c.size, bs=min(c.ft_bs, len(pool)), **ft_kw)
         torch.manual_seed(0)
@@ -279,6 +291,12 @@ def _n(k:int, word:str) -> str: return f"{k} {word}{'' if k == 1 else 's'}"
 
 def _gflop(x:float) -> str: return f"{x / 1e9:,.0f}" if x >= 1e10 else f"{x / 1e9:.1f}"
 
+def _sources(res:dict) -> list:
+    "A line for each results file some runs were taken from (`--runs-from`), naming them"
+    by_file = groupby([r for r in res['runs'] if 'source' in r], lambda r: r['source'])  # fastcore's: {file: its runs}
+    return [f"- taken from `{f}` (`--runs-from`: the same settings, the same encoder): " + ', '.join(sorted({f"{r['side']} at {r['frac']:.0%}" for r in rs}))
+            for f, rs in sorted(by_file.items())]
+
 def to_markdown_converged(res:dict) -> str:
     "The results file of the converged protocol: what was run, where, the table, every choice and the compute of every side"
     m, c, fl = res['meta'], res['config'], res['flops']
@@ -291,6 +309,7 @@ def to_markdown_converged(res:dict) -> str:
              f"{res['label_pool']} (100% = all of them); {res['n_valid']} validation images, never seen before the final evaluation; {c['size']} px, {c['patch_size']} px patches",
              f"- pre-training: encoder `{c['arch']}`, {c['pre_epochs']} epochs, batch {c['bs']}, lr {c['lr']}, {c['n_dirs']} directions "
              f"({res['pretrain_seconds']:.0f} s in this run; 0 means the cached encoder `{Path(res['encoder']).name}`)",
+             *_sources(res),
              f"- the rule, the same for every side and fixed before any run (`fastai_cpc.converge.converge`, on the first seed's subset, "
              f"scored on the held-out images): the learning rate {c['ft_lr']} times 1, {', '.join(f'{f:.3g}' for f in c['lr_factors'])} at the fixed "
              f"rule's epochs (max({c['min_epochs']}, enough for {c['min_steps']} steps of batch {c['ft_bs']}))"
@@ -353,7 +372,7 @@ def to_markdown(res:dict) -> str:
              f"- data: {res['pool']} training images, pre-training (labels unused) and label pool alike (100% = all of them); "
              f"{res['n_valid']} validation images, never seen before evaluation; {c['size']} px, {c['patch_size']} px patches",
              f"- pre-training: encoder `{c['arch']}`, {c['pre_epochs']} epochs, batch {c['bs']}, lr {c['lr']}, {c['n_dirs']} directions "
-             f"({res['pretrain_seconds']:.0f} s in this run; 0 means the cached encoder `{Path(res['encoder']).name}`)",
+             f"({res['pretrain_seconds']:.0f} s in this run; 0 means the cached encoder `{Path(res['encoder']).name}`)", *_sources(res),
              f"- every side: the same subsets (stratified; {_n(max(r['seed'] for r in res['runs']) + 1, 'seed')} at 10% and below, one above), "
              f"epochs = max({c['min_epochs']}, enough for {c['min_steps']} steps of batch {c['ft_bs']}), one-cycle at lr {c['ft_lr']} "
              f"(fixed, not tuned on validation images); head `{c['head']}` for the CPC sides and scratch. `cpc_finetune`: `fine_tune` "
@@ -428,6 +447,7 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
          sides:str=None, # comma-separated sides to run (all but the peers by default), e.g. cpc_fixmatch,scratch_fixmatch or simclr_finetune,byol_finetune to add them to earlier results
          peer_cache:str=None, # folder of the peers' pre-trained backbones (benchmarks/pretrain_efficiency.py's cache; models/pretrain/<profile>-<dataset>-30min by default)
          peer_arch:str='resnet18', # the peers' backbone: lightly's CIFAR ResNet-18 (their published one), or our preset over the whole image
+         runs_from:str=None, # comma-separated results files (a lead's) whose runs at this run's settings are kept, each marked with its source
         ):
     "Run the label-efficiency benchmark and write its results"
     if profile not in profiles: sys.exit(f"label_efficiency: unknown profile {profile!r}: use one of {', '.join(profiles)}")
@@ -438,6 +458,8 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
     fr = [float(f) for f in fracs.split(',')] if fracs else fractions
     only = tuple(sides.split(',')) if sides else tuple(s for s in globals()['sides'] if s not in opt_in_sides)  # the parameter hides the module's tuple of every side
     if bad := [o for o in only if o not in globals()['sides']]: sys.exit(f"label_efficiency: unknown side {bad[0]!r}: use some of {', '.join(globals()['sides'])}")
+    froms = runs_from.split(',') if runs_from else []
+    if missing := [f for f in froms if not Path(f).is_file()]: sys.exit(f"label_efficiency: --runs-from {missing[0]} is not a results file: give the .json (or .partial.json) a run wrote")
     out_dir = Path(out); out_dir.mkdir(parents=True, exist_ok=True)
     kw = dict(num_workers=ifnone(num_workers, defaults.cpus))
     for name in (datasets.split(',') if datasets else profiles[profile]['datasets']):
@@ -445,7 +467,7 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
                      peer_cache=peer_cache or str(here.parent/'models'/'pretrain'/f'{profile}-{Path(name).name}-30min'))
         for k in ('n_pool', 'n_valid'): c[k] = c[k] or None
         t, meta = time.time(), provenance('cuda' if torch.cuda.is_available() else 'cpu', profile=profile)  # the code as it was when the run started
-        res = run_dataset(name, c, out_dir, Path(cache), seeds, fr, kw, fresh=fresh, meta=meta, only=only)
+        res = run_dataset(name, c, out_dir, Path(cache), seeds, fr, kw, fresh=fresh, meta=meta, only=only, runs_from=froms)
         res['meta'] = {**meta, 'seconds': round(time.time() - t, 1)}
         for f in write_results(res, out_dir): print(f"wrote {f}")
         (out_dir/f"{results_stem(profile, res['dataset'], protocol)}.partial.json").unlink(missing_ok=True)

@@ -56,13 +56,25 @@ def test_runs_end_to_end_and_resumes(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     again = json.loads((tmp_path/'cpu-imagenette.json').read_text())
     assert again['runs'] == res['runs'] and again['probes'] == res['probes'] and '8 runs already done' in r.stdout
-    # longer pre-training: a new encoder, and only the sides built on it train again; the classifiers from scratch are kept
-    r = subprocess.run([*cmd[:cmd.index('--pre-epochs') + 1], '2', *cmd[cmd.index('--pre-epochs') + 2:]], capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ENV)
+    # longer pre-training, first as a lead in its own folder (the declared side only), then made this run's setting with the lead's runs
+    # taken over: a new encoder, only the sides built on it train again (those the lead ran are taken from it); the classifiers from scratch are kept
+    longer_cmd = [*cmd[:cmd.index('--pre-epochs') + 1], '2', *cmd[cmd.index('--pre-epochs') + 2:]]
+    lead_cmd = [*longer_cmd[:longer_cmd.index('--out') + 1], str(tmp_path/'lead'), *longer_cmd[longer_cmd.index('--out') + 2:], '--sides', 'cpc_finetune']
+    r = subprocess.run(lead_cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ENV)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lead = json.loads((tmp_path/'lead'/'cpu-imagenette.json').read_text())
+    r = subprocess.run([*longer_cmd, '--runs-from', str(tmp_path/'nowhere.json')], capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ENV)
+    assert r.returncode != 0 and 'nowhere.json is not a results file' in r.stderr and 'Traceback' not in r.stderr
+    r = subprocess.run([*longer_cmd, '--runs-from', str(tmp_path/'lead'/'cpu-imagenette.json')], capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ENV)
     assert r.returncode == 0, r.stderr[-3000:]
     longer = json.loads((tmp_path/'cpu-imagenette.json').read_text())
-    assert '4 runs already done' in r.stdout and longer['encoder'] != res['encoder'] and '-e2-' in longer['encoder']
-    scratch_runs = lambda d: [x for x in d['runs'] if x['side'] in ('scratch', 'fastai')]
-    assert scratch_runs(longer) == scratch_runs(res) and sorted((x['side'], x['frac']) for x in longer['runs']) == sorted((s, f) for s in sides for f in (.5, 1.))
+    assert '6 runs already done' in r.stdout and longer['encoder'] == lead['encoder'] != res['encoder'] and '-e2-' in longer['encoder']
+    assert longer['probes'] == lead['probes']  # the lead's encoder, so its probes
+    side_runs = lambda d, ss: [x for x in d['runs'] if x['side'] in ss]
+    assert side_runs(longer, ('scratch', 'fastai')) == side_runs(res, ('scratch', 'fastai'))
+    assert side_runs(longer, ('cpc_finetune',)) == [{**x, 'source': str(tmp_path/'lead'/'cpu-imagenette.json')} for x in lead['runs']]
+    assert sorted((x['side'], x['frac']) for x in longer['runs']) == sorted((s, f) for s in sides for f in (.5, 1.))
+    assert f"taken from `{tmp_path/'lead'/'cpu-imagenette.json'}`" in (tmp_path/'cpu-imagenette.md').read_text()  # where those runs came from
 
 def test_results_are_published():
     "benchmarks/README.md holds every committed results table row for row; the README's Results and Speed cells show the current files"
