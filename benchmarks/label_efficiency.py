@@ -31,7 +31,9 @@ Two protocols, the same subsets for every side, nothing chosen on the validation
   training images, `benchmarks/finetune_rule.py`). Results: `<profile>-<dataset>.{md,json,png}`.
 The pre-trained encoder is cached in models/label-efficiency/ under a name made of its settings, and an interrupted
 pre-training resumes from its last epoch (`fastai-cpc pretrain`'s `run_pretrain`); every finished fine-tuning run is
-written at once, and a rerun with the same settings skips the runs already there (`--fresh` starts over).
+written at once, and a rerun with the same settings skips the runs already there (`--fresh` starts over). A changed setting
+voids only the runs of the sides that read it (longer pre-training: only those on the encoder); `--runs-from` takes the runs
+of another results file (a lead run in its own folder) where they were made at the settings the run now has, each marked with its source.
 
 Writes benchmarks/results/<profile>-<dataset>.{md,json,png}. This is a benchmark, not a test: it measures and reports.
 """
