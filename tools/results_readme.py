@@ -118,6 +118,9 @@ def results_cell() -> str:
         when = f"a run in progress, {len(d['runs'])} runs so far, started {m['date']}" if running else m['date']
         if gaps := [f"{r['frac']:.0%}" for r in d['summary'] if d['declared_side'] not in r]:  # rows the next invocation fills
             when += f"; the CPC sides still to run at {', '.join(gaps)}"
+        top = max((r['frac'] for r in d['summary'] if 'best_scratch' in r), default=0)  # the largest fraction the sides from scratch reached
+        if [r for r in d['summary'] if r['frac'] == top and r.get('factors', {}).get(d['declared_side'], {}).get('best_scratch', [0, ''])[1] == '>']:
+            when += f"; the factor at {top:.0%} is a lower bound until the sides from scratch run at a larger fraction"
         tables += [f"**{d['dataset']}**, `{m['profile']}` profile, every side trained to convergence ({link}, {devices}, {when}):", readme_table(f)]
         if (results/f'{stem}.png').exists(): tables.append(f"![{stem}](benchmarks/results/{stem}.png)")  # while a run goes on, its last finished plot
     for f in fixed_only():
