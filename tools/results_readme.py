@@ -72,7 +72,8 @@ def _pm(s:dict|None) -> str:
 
 def _factor(r:dict, side:str, base:str) -> str:
     f = r.get('factors', {}).get(side, {}).get(base)
-    return '' if f is None else f"{'' if f[1] == '=' else f[1]}{f[0]:.2f}x"
+    if f is None or base not in r: return ''  # none yet, or the sides from scratch still to run at this fraction
+    return f"{'' if f[1] == '=' else f[1]}{f[0]:.2f}x"
 
 def readme_table(f:Path) -> str:
     """The README's short form of a label-efficiency results file: the four sides and the declared side's factor against from-scratch
@@ -84,7 +85,7 @@ def readme_table(f:Path) -> str:
             + (" held-out choice: its factor |" if conv else ''), "|---" * (6 + conv) + "|"]
     for r in d['summary']:
         ch = r.get('cpc_chosen')
-        chosen = f" {ch['side'].split('_')[1]}: {_factor(r, 'cpc_chosen', base)} |" if conv and ch else ' |' if conv else ''
+        chosen = f" {ch['side'].split('_')[1]}: {_factor(r, 'cpc_chosen', base)} |" if conv and ch and _factor(r, 'cpc_chosen', base) else ' |' if conv else ''
         rows.append(f"| {r['labels']} ({r['frac']:.0%}) | {_pm(r.get('cpc_finetune'))} | {_pm(r.get('cpc_frozen'))} | {_pm(r.get('scratch'))} | "
                     f"{_pm(r.get('fastai'))} | {_factor(r, d['declared_side'], base)} |{chosen}")
     return '\n'.join(rows)
@@ -118,6 +119,8 @@ def results_cell() -> str:
         when = f"a run in progress, {len(d['runs'])} runs so far, started {m['date']}" if running else m['date']
         if gaps := [f"{r['frac']:.0%}" for r in d['summary'] if d['declared_side'] not in r]:  # rows the next invocation fills
             when += f"; the CPC sides still to run at {', '.join(gaps)}"
+        if gaps := [f"{r['frac']:.0%}" for r in d['summary'] if 'best_scratch' not in r]:
+            when += f"; the sides from scratch still to run at {', '.join(gaps)}"
         top = max((r['frac'] for r in d['summary'] if 'best_scratch' in r), default=0)  # the largest fraction the sides from scratch reached
         if [r for r in d['summary'] if r['frac'] == top and r.get('factors', {}).get(d['declared_side'], {}).get('best_scratch', [0, ''])[1] == '>']:
             when += f"; the factor at {top:.0%} is a lower bound until the sides from scratch run at a larger fraction"
