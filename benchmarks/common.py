@@ -64,7 +64,7 @@ profiles = {
                 mu=7, threshold=0.95, lambda_u=1., fixmatch_max_frac=0.05), # 200 steps at 1% were 200 one-batch epochs: over 2 min a run on an H100
 }
 # Per data set: pre-training epochs, images used (`n_pool`: pre-training images and label pool; None: all), validation images
-_per_dataset = {'cpu': {'imagenette': dict(pre_epochs=60, n_pool=None, n_valid=None),  # 30 until 2026-11-28: 60 raised the linear probe 0.632 -> 0.671 and fine-tuning at 1% 0.450 -> 0.475, at 2% 0.529 -> 0.531 (benchmarks/results/leads/pretrain-e60)
+_per_dataset = {'cpu': {'imagenette': dict(pre_epochs=60, n_pool=None, n_valid=None),  # 30 before 2026-11-28: the longer-pre-training lead in benchmarks/findings.md
                         'cifar10': dict(pre_epochs=12, n_pool=20000, n_valid=5000)},
                 'gpu': {'imagenette-96': dict(size=96, patch_size=24, pre_epochs=60, n_pool=None, n_valid=None),
                         'imagenette': dict(size=96, patch_size=24, pre_epochs=60, n_pool=None, n_valid=None),

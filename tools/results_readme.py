@@ -85,7 +85,8 @@ def readme_table(f:Path) -> str:
             + (" held-out choice: its factor |" if conv else ''), "|---" * (6 + conv) + "|"]
     for r in d['summary']:
         ch = r.get('cpc_chosen')
-        chosen = f" {ch['side'].split('_')[1]}: {_factor(r, 'cpc_chosen', base)} |" if conv and ch and _factor(r, 'cpc_chosen', base) else ' |' if conv else ''
+        chosen_factor = _factor(r, 'cpc_chosen', base) if conv and ch else ''
+        chosen = f" {ch['side'].split('_')[1]}: {chosen_factor} |" if chosen_factor else ' |' if conv else ''
         rows.append(f"| {r['labels']} ({r['frac']:.0%}) | {_pm(r.get('cpc_finetune'))} | {_pm(r.get('cpc_frozen'))} | {_pm(r.get('scratch'))} | "
                     f"{_pm(r.get('fastai'))} | {_factor(r, d['declared_side'], base)} |{chosen}")
     return '\n'.join(rows)
@@ -122,7 +123,7 @@ def results_cell() -> str:
         if gaps := [f"{r['frac']:.0%}" for r in d['summary'] if 'best_scratch' not in r]:
             when += f"; the sides from scratch still to run at {', '.join(gaps)}"
         top = max((r['frac'] for r in d['summary'] if 'best_scratch' in r), default=0)  # the largest fraction the sides from scratch reached
-        if [r for r in d['summary'] if r['frac'] == top and r.get('factors', {}).get(d['declared_side'], {}).get('best_scratch', [0, ''])[1] == '>']:
+        if any(r['frac'] == top and _factor(r, d['declared_side'], 'best_scratch').startswith('>') for r in d['summary']):
             when += f"; the factor at {top:.0%} is a lower bound until the sides from scratch run at a larger fraction"
         tables += [f"**{d['dataset']}**, `{m['profile']}` profile, every side trained to convergence ({link}, {devices}, {when}):", readme_table(f)]
         if (results/f'{stem}.png').exists(): tables.append(f"![{stem}](benchmarks/results/{stem}.png)")  # while a run goes on, its last finished plot
