@@ -30,8 +30,8 @@ Two protocols, the same subsets for every side, nothing chosen on the validation
 - `fixed`: every side the same epochs rule and the same fixed learning rate (the CPC fine-tuning rule chosen on held-out
   training images, `benchmarks/finetune_rule.py`). Results: `<profile>-<dataset>.{md,json,png}`.
 The pre-trained encoder is cached in models/label-efficiency/ under a name made of its settings, and an interrupted
-pre-training resumes from its last epoch (`fastai-cpc pretrain`'s `run_pretrain`); every finished fine-tuning run is
-written at once, and a rerun with the same settings skips the runs already there (`--fresh` starts over). A changed setting
+pre-training resumes from its last epoch (`fastai-cpc pretrain`'s `run_pretrain`); every finished fine-tuning run, and every
+finished trial of a selection, is written at once, and a rerun with the same settings skips what is already there (`--fresh` starts over). A changed setting
 voids only the runs of the sides that read it (longer pre-training: only those on the encoder); `--runs-from` takes the runs
 of another results file (a lead run in its own folder) where they were made at the settings the run now has, each marked with its source.
 
@@ -53,6 +53,7 @@ fixmatch_keys = ('mu', 'threshold', 'lambda_u', 'fixmatch_max_frac')  # settings
 encoder_sides = ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'cpc_distill', 'scratch_equal', *fixmatch_sides)  # built on the CPC encoder (or its cost)
 pretrain_keys = ('pre_epochs', 'bs', 'lr', 'n_dirs')  # pre-training settings no classifier from scratch reads
 own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, **{k: encoder_sides for k in pretrain_keys},
+            'lr_mult': ('cpc_finetune', 'cpc_lpft', 'cpc_fixmatch', 'cpc_distill', 'scratch_equal', *peer_sides),  # fit_side's `fine_tune`, and those built on cpc_finetune's choice
             'peer_arch': peer_sides, 'peer_cache': peer_sides}  # settings only some sides read
 unread_keys = ('semi',)  # settings of the run size that no side reads: a change in them (semi went from False to None) voids nothing
 declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared before any run
@@ -99,8 +100,9 @@ def equal_compute_epochs(frac:float, n:int, choices:dict, flops:dict) -> int:
     return round((flops['pretrain_total'] + ft['epochs'] * n * fpi['cpc_finetune']) / (n * fpi['scratch']))
 
 def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:L, enc:Path, c:AttrDict, e0:int, choices:dict, log=print,
-                  pool:L=None, num_workers=None, flops:dict=None) -> dict:
-    "One run of the converged protocol: on the first seed, `converge` chooses the side's settings on the held-out images; then its validation accuracy"
+                  pool:L=None, num_workers=None, flops:dict=None, selecting:dict=None, save=noop) -> dict:
+    """One run of the converged protocol: on the first seed, `converge` chooses the side's settings on the held-out images; then its validation accuracy.
+    A selection's trials are kept in `selecting` as they finish (`save` writes them), so an interrupted one resumes with the trial it stopped in"""
     key, fit = f'{side}@{frac:g}', partial(trained, side, dls, enc, c)
     if side == 'scratch_equal':  # no choice of its own: scratch's rate and regularisers, CPC's compute
         n_ep = equal_compute_epochs(frac, len(trn), choices, flops)
@@ -114,11 +116,17 @@ def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:
         teacher = trained('cpc_finetune', dls, enc, c, ft['epochs'], ft['lr'], **{o: True for o in ft['options']})
         fit = partial(distilled, teacher, dls, pool, c, num_workers)
     if key not in choices:
-        t = time.time()
-        learn, chosen, trials = converge(fit, e0, c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * e0, patience=c.patience, edge_steps=c.edge_steps,
-                                         log=lambda o: log(f"    {side} {frac:.0%} trial: {o}"))
+        sel = ifnone(selecting, {}).setdefault(key, dict(trials=[], seconds=0.))
+        t, before = time.time(), sel['seconds']
+        def record(o):
+            log(f"    {side} {frac:.0%} trial: {o}{' (recorded)' if o in sel['trials'] else ''}")
+            if o not in sel['trials']: sel.update(trials=sel['trials'] + [o], seconds=round(before + time.time() - t, 1)); save()
+        learn, chosen, trials = converge(replayed(sel['trials'], c.options, fit), e0, c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * e0,
+                                         patience=c.patience, edge_steps=c.edge_steps, log=record)
         choices[key] = dict(chosen, base_epochs=e0, trials=trials, selection_image_passes=sum(o['epochs'] for o in trials) * len(trn),
-                            selection_seconds=round(time.time() - t, 1))
+                            selection_seconds=round(before + time.time() - t, 1))
+        if isinstance(learn, _Recorded): learn = fit(chosen['epochs'], chosen['lr'], **{o: True for o in chosen['options']})  # chosen before the interruption
+        ifnone(selecting, {}).pop(key, None)
     else: learn = fit(choices[key]['epochs'], choices[key]['lr'], **{o: True for o in choices[key]['options']})
     ch = choices[key]
     acc = float(learn.validate(dl=dls.test_dl(valid, with_labels=True))[1])
@@ -130,23 +138,28 @@ class _Recorded:
     def validate(self): return [0., self.acc]
     def no_bar(self): return contextlib.nullcontext()
 
+def replayed(trials:list, options:tuple, fit=None):
+    "`converge`'s `train` that gives a trial recorded in `trials` its held-out accuracy again, and trains with `fit` one it lacks (no `fit`: KeyError)"
+    held = {(t['epochs'], t['lr'], tuple(t['options'])): t['held_out'] for t in trials}
+    def replay(epochs, lr, **opts):
+        key = (epochs, lr, tuple(o for o in options if opts.get(o)))
+        if key in held: return _Recorded(held[key])
+        if fit is None: raise KeyError(key)
+        return fit(epochs, lr, **opts)
+    return replay
+
 def still_chosen(ch:dict, c:AttrDict) -> bool:
     "Whether the rule of `c` makes the choice `ch` again: replayed on `ch`'s recorded trials, it asks for none they lack and ends where `ch` did"
-    held = {(t['epochs'], t['lr'], tuple(t['options'])): t['held_out'] for t in ch['trials']}
-    def replay(epochs, lr, **opts):
-        key = (epochs, lr, tuple(o for o in c.options if opts.get(o)))
-        if key not in held: raise KeyError(key)  # a trial the recorded choice never made
-        return _Recorded(held[key])
-    try: trial = converge(replay, ch['base_epochs'], c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * ch['base_epochs'],
+    try: trial = converge(replayed(ch['trials'], c.options), ch['base_epochs'], c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * ch['base_epochs'],
                           patience=c.patience, edge_steps=c.get('edge_steps', 0))[1]
     except KeyError: return False
     return all(trial[k] == ch[k] for k in ('epochs', 'lr', 'options'))
 
 def kept_runs(old:dict, cfg:dict, n_pool:int, c:AttrDict, log=print) -> tuple:
-    "The runs and choices of the results `old` that still stand under the settings `cfg`: a changed setting voids only the sides that read it"
+    "The runs, choices and unfinished selections of the results `old` that still stand under the settings `cfg`: a changed setting voids only the sides that read it"
     new, prior = json.loads(json.dumps(cfg)), old.get('config')
     if prior is None or old.get('pool') != n_pool or any(k not in new or new[k] != v for k, v in prior.items() if k not in own_keys and k not in unread_keys):
-        return [], {}
+        return [], {}, {}
     # settings added since do not void earlier runs; a changed setting that only some sides read voids only their runs
     voided = {side for k, ss in own_keys.items() if prior.get(k, new.get(k)) != new.get(k) for side in ss}
     runs = [r for r in old['runs'] if r['side'] not in voided]
@@ -156,7 +169,7 @@ def kept_runs(old:dict, cfg:dict, n_pool:int, c:AttrDict, log=print) -> tuple:
         log(f"  the rule chooses again for {', '.join(stale)}: their runs are dropped and run again")
         choices = {k: v for k, v in choices.items() if k not in stale}
         runs = [r for r in runs if f"{r['side']}@{r['frac']:g}" not in stale]
-    return runs, choices
+    return runs, choices, {k: v for k, v in old.get('selecting', {}).items() if k.split('@')[0] not in voided}
 
 def _log(msg:str): print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -176,10 +189,11 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     stem = out_dir/results_stem(c.profile, res['dataset'], c.protocol)
     partial = stem.with_suffix('.partial.json')  # the runs so far; the results files are written when every run is done
     old = next((json.loads(f.read_text()) for f in (partial, stem.with_suffix('.json')) if f.exists() and not fresh), {})
-    res['runs'], res['choices'] = kept_runs(old, cfg, len(pool), c, log)
+    res['runs'], res['choices'], res['selecting'] = kept_runs(old, cfg, len(pool), c, log)
+    save = lambda: partial.write_text(json.dumps(res, indent=1, default=str))  # an interrupted run keeps what it measured
     others = [(f, json.loads(Path(f).read_text())) for f in runs_from]
     for f, other in others:  # runs of other results files (a lead's, say) at settings now this run's; a side at a fraction comes whole from one file
-        runs, choices = kept_runs(other, cfg, len(pool), c, log)
+        runs, choices, _ = kept_runs(other, cfg, len(pool), c, log)
         new_keys = {f"{r['side']}@{r['frac']:g}" for r in runs} - {f"{r['side']}@{r['frac']:g}" for r in res['runs']}
         res['runs'] += [{**r, 'source': r.get('source', str(f))} for r in runs if f"{r['side']}@{r['frac']:g}" in new_keys]
         res['choices'].update({k: v for k, v in choices.items() if k in new_keys})
@@ -220,7 +234,7 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
                     or (side in ('cpc_distill', 'scratch_equal') and not converged) or (side == 'scratch_equal' and seed > 0)): continue
                 set_seed(seed); t = time.time()
                 if converged: out = converged_run(side, frac, seed, trn, dls, valid, enc, c, epochs, res['choices'], log, pool=pool,
-                                                num_workers=ft_kw.get('num_workers'), flops=res['flops'])
+                                                num_workers=ft_kw.get('num_workers'), flops=res['flops'], selecting=res['selecting'], save=save)
                 else: out = dict(epochs=epochs, **train(classifier(side, dls, enc, c, pool, ft_kw.get('num_workers')), side, epochs, c))
                 res['runs'].append(dict(side=side, frac=frac, seed=seed, labels=len(trn), **out, seconds=round(time.time() - t, 1),
                                         device=(meta or {}).get('device')))  # a resumed run may finish on another machine
@@ -228,8 +242,9 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
                 how = f", lr {out['lr']:.2g}{''.join(', ' + o for o in out['options'])}" if converged else ''
                 log(f"  {side:12s} {frac:>5.0%} seed {seed}: {len(trn)} labels, {out['epochs']} epochs{how}, accuracy {out['accuracy']:.4f}{fm}, {res['runs'][-1]['seconds']:.0f} s")
                 res['summary'] = summarise(res['runs'], res['choices'])
-                partial.write_text(json.dumps(res, indent=1, default=str))  # an interrupted run keeps what it measured
+                save()
     res['summary'] = summarise(res['runs'], res['choices'])
+    if not res['selecting']: del res['selecting']  # every selection finished
     return res
 
 def results_stem(profile:str, dataset:str, protocol:str) -> str:
@@ -442,6 +457,7 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
          min_steps:int=None, # fewest fine-tuning steps
          n_tune:int=None, # converged protocol: training images per class held out to choose each side's settings
          max_mult:int=None, # converged protocol: at most this many times the fixed rule's epochs
+         lr_mult:float=None, # the fine-tuned sides' encoder trains at the head's rate over this, after the head's epoch (`fine_tune`'s lr_mult)
          size:int=None, # image side (the profile's per data set by default)
          patch_size:int=None, # patch side
          num_workers:int=None, # DataLoader workers (fastai's default if not given)
@@ -455,7 +471,7 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
     if profile not in profiles: sys.exit(f"label_efficiency: unknown profile {profile!r}: use one of {', '.join(profiles)}")
     if protocol not in ('converged', 'fixed'): sys.exit(f"label_efficiency: unknown protocol {protocol!r}: use converged or fixed")
     given = dict(n_pool=n_pool, n_valid=n_valid, pre_epochs=pre_epochs, min_epochs=min_epochs, min_steps=min_steps, size=size, patch_size=patch_size,
-                 n_tune=n_tune, max_mult=max_mult)
+                 n_tune=n_tune, max_mult=max_mult, lr_mult=lr_mult)
     given = {k: v for k, v in given.items() if v is not None}
     fr = [float(f) for f in fracs.split(',')] if fracs else fractions
     only = tuple(sides.split(',')) if sides else tuple(s for s in globals()['sides'] if s not in opt_in_sides)  # the parameter hides the module's tuple of every side

@@ -116,6 +116,26 @@ def test_still_chosen():
     assert not le.still_chosen(ch, AttrDict(c, edge_steps=1))  # its best rate is the grid's largest: today's rule would try 9e-3 too
     assert not le.still_chosen({**ch, 'epochs': 4}, c)          # a record the rule does not end at
 
+def test_interrupted_selection_resumes():
+    "A selection cut off after some trials resumes where it stopped: its recorded trials are not trained again and it chooses the same"
+    calls, opts = [], ('label_smoothing', 'mixup')
+    def fit(epochs, lr, **o):  # held-out accuracy rises to 24 epochs, is best at 3x the rate and with MixUp
+        calls.append((epochs, lr, o))
+        return le._Recorded(min(epochs, 24) / 100 + .01 * (lr == 3e-3) + .005 * bool(o.get('mixup')))
+    whole = le.converge(fit, 3, 1e-3, (1/3, 3), opts, max_epochs=48, patience=2, edge_steps=2)
+    n = len(calls)
+    for k in (1, 4, n - 1):  # killed while training trial k + 1
+        calls.clear()
+        again = le.converge(le.replayed(whole[2][:k], opts, fit), 3, 1e-3, (1/3, 3), opts, max_epochs=48, patience=2, edge_steps=2)
+        assert len(calls) == n - k and again[1:] == whole[1:]
+    # the unfinished selections are kept with the runs; a setting read only by some sides voids only theirs
+    cfg = dict(ft_lr=1e-3, lr_mult=1, pre_epochs=2)
+    old = dict(config=cfg, pool=60, runs=[], choices={}, selecting={'scratch@0.1': dict(trials=whole[2][:4], seconds=9.), 'cpc_finetune@0.1': dict(trials=[], seconds=1.)})
+    c = AttrDict(cfg, protocol='converged')
+    assert le.kept_runs(old, cfg, 60, c)[2] == old['selecting']
+    assert set(le.kept_runs(old, {**cfg, 'lr_mult': 10}, 60, c)[2]) == {'scratch@0.1'}
+    assert le.kept_runs(old, {**cfg, 'ft_lr': 2e-3}, 60, c)[2] == {}
+
 def test_converged_protocol(tmp_path):
     "Every side's settings chosen on held-out training images on the first seed, reused by the others; the choices and the compute written"
     cmd = [*RUN, '--datasets', 'imagenette', '--out', str(tmp_path), '--cache', str(tmp_path/'cache'),
