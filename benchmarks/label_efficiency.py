@@ -116,7 +116,8 @@ def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:
         teacher = trained('cpc_finetune', dls, enc, c, ft['epochs'], ft['lr'], **{o: True for o in ft['options']})
         fit = partial(distilled, teacher, dls, pool, c, num_workers)
     if key not in choices:
-        sel = ifnone(selecting, {}).setdefault(key, dict(trials=[], seconds=0.))
+        selecting = ifnone(selecting, {})
+        sel = selecting.setdefault(key, dict(trials=[], seconds=0.))
         t, before = time.time(), sel['seconds']
         def record(o):
             log(f"    {side} {frac:.0%} trial: {o}{' (recorded)' if o in sel['trials'] else ''}")
@@ -126,7 +127,7 @@ def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:
         choices[key] = dict(chosen, base_epochs=e0, trials=trials, selection_image_passes=sum(o['epochs'] for o in trials) * len(trn),
                             selection_seconds=round(before + time.time() - t, 1))
         if isinstance(learn, _Recorded): learn = fit(chosen['epochs'], chosen['lr'], **{o: True for o in chosen['options']})  # chosen before the interruption
-        ifnone(selecting, {}).pop(key, None)
+        del selecting[key]
     else: learn = fit(choices[key]['epochs'], choices[key]['lr'], **{o: True for o in choices[key]['options']})
     ch = choices[key]
     acc = float(learn.validate(dl=dls.test_dl(valid, with_labels=True))[1])
