@@ -17,12 +17,13 @@ fixed labelled probe set (`--per-class` training images per class) against every
 initialised encoder of the same preset gives the floor. A sanity check first trains each variant on one fixed,
 un-augmented batch: the loss must fall far below chance (ln of the candidates).
 
-Writes benchmarks/results/pretrain-<profile>-<dataset>.md/.json/.png (command, device, versions, commit and date) and
-caches each variant's final encoder in models/pretrain/. This is a benchmark, not a test: it measures and reports.
+Writes benchmarks/results/pretrain-<profile>-<dataset>.md/.json/.png (command, device, versions, commit and date) after every
+point, and caches each variant's final encoder in models/pretrain/. A rerun keeps the variants that file has finished at the
+same settings and budget (named again or not) and trains the others; one cut off mid-way starts over (`--fresh`: all of them). This is a benchmark, not a test: it measures and reports.
 """
 from __future__ import annotations
 import json, math, sys, time
-from fastcore.script import call_parse
+from fastcore.script import call_parse, store_true
 from fastai_cpc.all import *  # fastai's vision API too
 from fastai_cpc.recipes import resolve_data, run_sizes
 from .common import provenance
@@ -223,6 +224,15 @@ def plot(res:dict, fname:Path):
     axs[0].legend(fontsize='small')
     fig.tight_layout(); fig.savefig(fname, dpi=90); plt.close(fig)
 
+def finished_variants(f:Path, table:dict, c:dict, minutes:float, per_class:int, n_valid_cpc:int) -> dict:
+    """The variants (and their sanity checks) that the results file `f` has finished with the same budget, profile and probes: a variant
+    of `table` only at the same settings, one not named this time whatever its settings; an interrupted variant is trained again"""
+    old = json.loads(f.read_text()) if f.exists() else {}
+    same = lambda a, b: json.loads(json.dumps(a, default=str)) == json.loads(json.dumps(b, default=str))
+    if not old or not same((old.get('minutes'), old.get('per_class'), old.get('n_valid_cpc'), old.get('profile_settings')), (minutes, per_class, n_valid_cpc, c)): return {}
+    done = {n: v for n, v in old['variants'].items() if Path(v.get('encoder_file', '')).exists() and (n not in table or same(v['settings'], table[n]))}
+    return dict(variants=done, sanity={n: s for n, s in old.get('sanity', {}).items() if n in done}, **({'n_train': old['n_train']} if done else {}))
+
 def _write(res:dict, out:Path, stem:str):
     out.mkdir(parents=True, exist_ok=True)
     (out/f'{stem}.json').write_text(json.dumps(res, indent=1, default=str))
@@ -242,6 +252,7 @@ def main(data:str='imagenette', # data set name (imagenette, imagenette-96, cifa
          tag:str='', # suffix of the results files
          size:int=None, # image side, instead of the profile's (a resolution study: its own files, with --tag)
          patch_size:int=None, # patch side, instead of the profile's
+         fresh:store_true=False, # train every named variant again, even those the results file already has finished at these settings
         ):
     "Pre-train each variant for the same compute budget and record what its frozen encoder knows along the way"
     if profile not in profiles: sys.exit(f"unknown profile {profile!r}: use one of {', '.join(profiles)}")
@@ -259,23 +270,26 @@ def main(data:str='imagenette', # data set name (imagenette, imagenette-96, cifa
     probes = probe_set(path, per_class, c['size'], c['device'])
     val_files = get_image_files(path/valid_folder(path))
     val_files = val_files[np.random.default_rng(0).permutation(len(val_files))[:n_valid_cpc]]
+    stem = f"pretrain-{'' if profile == 'cpu' else profile + '-'}{dname}{tag}"
+    kept = finished_variants(Path(out)/f'{stem}.json', {n: table[n] for n in names}, c, minutes, per_class, len(val_files)) if not fresh else {}
     set_seed(0)
     res = dict(meta=provenance(profiles[profile]['device']), profile=profile, profile_settings=c, dataset=dname, minutes=minutes, per_class=per_class,
-               n_valid=sum(len(y) for _, y in probes[1]), n_valid_cpc=len(val_files), default_variant=first(n for n in names if table[n] == table['default']),
-               random=probe(cpc_encoder(c['arch']).to(c['device']), probes, c['patch_size']), variants={}, sanity={})
+               n_valid=sum(len(y) for _, y in probes[1]), n_valid_cpc=len(val_files), default_variant=first(n for n in [*names, *kept.get('variants', {})] if table.get(n) == table['default']),
+               random=probe(cpc_encoder(c['arch']).to(c['device']), probes, c['patch_size']), variants=kept.get('variants', {}), sanity=kept.get('sanity', {}),
+               **({'n_train': kept['n_train']} if 'n_train' in kept else {}))
     print(f"random encoder: kNN {res['random']['knn']:.3f}, linear {res['random']['linear']:.3f}", flush=True)
-    if peer_archs := sorted({table[n]['arch'] for n in names if table[n].get('method')}):
+    if peer_archs := sorted({v['arch'] for v in [*(table[n] for n in names), *(v['settings'] for v in res['variants'].values())] if v.get('method')}):
         import lightly; res['meta']['lightly'] = lightly.__version__
         set_seed(0); res['random_peers'] = {a: probe(peer_backbone(a).to(c['device']), probes, None) for a in peer_archs}
         print(f"random peer backbones: {res['random_peers']}", flush=True)
     if sanity_steps:
         xb = cpc_dls(path/'train', size=c['size'], patch_size=c['patch_size'], bs=32, augment=False, num_workers=0, device=c['device']).valid.one_batch()[0]
         res['sanity_bs'] = len(xb)
-        for n in [n for n in names if not table[n].get('method')]: # CPC's check: the peers' losses have other chance levels
+        for n in [n for n in names if not table[n].get('method') and n not in res['sanity']]: # CPC's check: the peers' losses have other chance levels
             res['sanity'][n] = sanity(c, table[n], xb.as_subclass(Tensor), sanity_steps)
             print(f"sanity {n}: loss {res['sanity'][n]['first']:.3f} -> {res['sanity'][n]['last']:.3f} (chance {res['sanity'][n]['chance']:.3f})", flush=True)
-    stem = f"pretrain-{'' if profile == 'cpu' else profile + '-'}{dname}{tag}"
     for n in names:
+        if n in kept.get('variants', {}): print(f"{n}: finished in {Path(out)/stem}.json at these settings, kept (--fresh trains it again)", flush=True); continue
         def on_point(v, n=n): # after every point: an interrupted study keeps what it measured
             res['variants'][n], res['n_train'] = v, v['n_train']
             _write(res, Path(out), stem)

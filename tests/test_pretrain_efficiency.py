@@ -62,5 +62,11 @@ def test_runs_end_to_end(tmp_path):
         assert v['points'][-1]['minutes'] >= 0.02
     assert set(res['sanity']) == {'default', 'ctx64-cos', 'rampaug', 'flatcos', 'wd0.1'}  # CPC's check, not the peers'
     assert set(res['random_peers']) == {'tiny', 'resnet18'} and res['meta']['lightly']
+    # a rerun with one more variant trains only that one: the finished variants are kept as they were, named again or not
+    r = subprocess.run([*cmd[:6], 'default,paper', *cmd[7:]], capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ENV)
+    assert r.returncode == 0, r.stderr[-3000:]
+    again = json.loads((tmp_path/'out'/'pretrain-data.json').read_text())
+    assert list(again['variants']) == [*res['variants'], 'paper'] and all(again['variants'][n] == v for n, v in res['variants'].items())
+    assert 'default: finished' in r.stdout and set(again['sanity']) == {*res['sanity'], 'paper'}
     md = (tmp_path/'out'/'pretrain-data.md').read_text()
     assert 'ctx64-cos' in md and 'byol-resnet18' in md and "lightly's CIFAR-10 benchmark" in md and '- commit:' in md and (tmp_path/'out'/'pretrain-data.png').stat().st_size > 1000
