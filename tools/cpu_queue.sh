@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The CPU runs the open issues still need, in order, one at a time (never two benchmarks at once on 2 cores). Every step
+# resumes where the last session stopped: label_efficiency keeps every finished run and every finished trial of a selection
+# in its partial results, a pre-training resumes from its last epoch, pretrain_efficiency keeps its finished variants.
+# Start it first thing in a session, in the background:
+#   nohup bash tools/cpu_queue.sh > /tmp/cpu-queue.log 2>&1 &
+#   grep -h "^\[" $LOGS/*.log | tail          # what it is doing (the logs hold progress bars: do not cat them)
+# Before the session ends, commit what it wrote, the ignored parts forced:
+#   git add -f benchmarks/results/*.partial.json benchmarks/results/leads/*/*.partial.json models/label-efficiency/*-encoder.safetensors
+# (the encoders are a few MB and cost up to an hour and a half each here). STEPS="3 4" runs only those steps.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+LOGS=${LOGS:-/tmp/fastai_cpc-logs}; mkdir -p "$LOGS"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+le() { .venv/bin/python -m benchmarks.label_efficiency --profile cpu "$@"; }
+e60=benchmarks/results/leads/pretrain-e60/cpu-imagenette-converged.json
+step() {
+  case $1 in
+    # issue 26: Imagenette, 3 seeds at 1-10% (the fine-tuned runs at 1-2% come from the 60-epoch lead), then one seed above
+    1) le --datasets imagenette --fracs 0.01,0.02,0.05,0.1 --sides cpc_finetune,cpc_frozen,scratch,fastai --runs-from $e60 >> "$LOGS/le-imagenette.log" ;;
+    2) le --datasets imagenette --fracs 0.2,0.5,1 --sides cpc_finetune,cpc_frozen,scratch,fastai --runs-from $e60 >> "$LOGS/le-imagenette.log" ;;
+    # issue 26's second view: scratch for CPC's compute, pre-training included (first seed; about an hour at 1%)
+    3) le --datasets imagenette --fracs 0.01,0.02 --sides cpc_finetune,scratch,scratch_equal --runs-from $e60 >> "$LOGS/le-imagenette.log" ;;
+    # issue 26 on CIFAR-10
+    4) le --datasets cifar10 --fracs 0.01,0.02,0.05,0.1 --sides cpc_finetune,cpc_frozen,scratch,fastai >> "$LOGS/le-cifar10.log" ;;
+    5) le --datasets cifar10 --fracs 0.2,0.5,1 --sides cpc_finetune,cpc_frozen,scratch,fastai >> "$LOGS/le-cifar10.log" ;;
+    # issue 27: lightly's SimCLR and BYOL beside CPC at 30 CPU-minutes each, then fine-tuned as cpc_finetune is
+    6) .venv/bin/python -m benchmarks.pretrain_efficiency --data imagenette --variants default,simclr-resnet18,byol-resnet18,simclr-tiny,byol-tiny \
+         --minutes 30 --every 10 --tag=-peers >> "$LOGS/peers-imagenette.log" ;;
+    # step 7 fine-tunes the ResNet-18 backbones step 6 leaves in models/pretrain/cpu-imagenette-30min/ (45 MB each: not committed,
+    # so 6 and 7 belong in one session, or 6 again)
+    7) le --datasets imagenette --fracs 0.01,0.02,0.05,0.1 --sides simclr_finetune,byol_finetune --runs-from $e60 >> "$LOGS/le-imagenette.log" ;;
+    # issue 30: distillation from the fine-tuned classifier on every training image
+    8) le --datasets imagenette --fracs 0.01,0.02,0.05,0.1 --sides cpc_finetune,cpc_distill --runs-from $e60 >> "$LOGS/le-imagenette.log" ;;
+    *) echo "cpu_queue: no step $1"; return 1 ;;
+  esac
+}
+for s in ${STEPS:-1 2 3 4 5 6 7 8}; do
+  echo "[$(date -u +%H:%M:%S)] cpu_queue: step $s"
+  step "$s" || echo "[$(date -u +%H:%M:%S)] cpu_queue: step $s failed ($?): see $LOGS"
+done
