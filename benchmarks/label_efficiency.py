@@ -54,6 +54,7 @@ encoder_sides = ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'cpc_distill', 'scrat
 pretrain_keys = ('pre_epochs', 'bs', 'lr', 'n_dirs')  # pre-training settings no classifier from scratch reads
 own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, **{k: encoder_sides for k in pretrain_keys},
             'lr_mult': ('cpc_finetune', 'cpc_lpft', 'cpc_fixmatch', 'cpc_distill', 'scratch_equal', *peer_sides),  # fit_side's `fine_tune`, and those built on cpc_finetune's choice
+            'head': ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'cpc_distill', 'scratch', 'scratch_equal', *fixmatch_sides),  # `cpc_classifier`'s head
             'peer_arch': peer_sides, 'peer_cache': peer_sides}  # settings only some sides read
 unread_keys = ('semi',)  # settings of the run size that no side reads: a change in them (semi went from False to None) voids nothing
 declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared before any run
@@ -459,6 +460,7 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
          n_tune:int=None, # converged protocol: training images per class held out to choose each side's settings
          max_mult:int=None, # converged protocol: at most this many times the fixed rule's epochs
          lr_mult:float=None, # the fine-tuned sides' encoder trains at the head's rate over this, after the head's epoch (`fine_tune`'s lr_mult)
+         head:str=None, # the head of the classifiers on the CPC encoder and of the same classifier from scratch: 'linear' or 'resnet' (the profile's by default)
          size:int=None, # image side (the profile's per data set by default)
          patch_size:int=None, # patch side
          num_workers:int=None, # DataLoader workers (fastai's default if not given)
@@ -470,9 +472,10 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
         ):
     "Run the label-efficiency benchmark and write its results"
     if profile not in profiles: sys.exit(f"label_efficiency: unknown profile {profile!r}: use one of {', '.join(profiles)}")
+    if head not in (None, 'linear', 'resnet'): sys.exit(f"label_efficiency: unknown head {head!r}: use linear or resnet")
     if protocol not in ('converged', 'fixed'): sys.exit(f"label_efficiency: unknown protocol {protocol!r}: use converged or fixed")
     given = dict(n_pool=n_pool, n_valid=n_valid, pre_epochs=pre_epochs, min_epochs=min_epochs, min_steps=min_steps, size=size, patch_size=patch_size,
-                 n_tune=n_tune, max_mult=max_mult, lr_mult=lr_mult)
+                 n_tune=n_tune, max_mult=max_mult, lr_mult=lr_mult, head=head)
     given = {k: v for k, v in given.items() if v is not None}
     fr = [float(f) for f in fracs.split(',')] if fracs else fractions
     only = tuple(sides.split(',')) if sides else tuple(s for s in globals()['sides'] if s not in opt_in_sides)  # the parameter hides the module's tuple of every side

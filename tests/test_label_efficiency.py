@@ -129,11 +129,13 @@ def test_interrupted_selection_resumes():
         again = le.converge(le.replayed(whole[2][:k], opts, fit), 3, 1e-3, (1/3, 3), opts, max_epochs=48, patience=2, edge_steps=2)
         assert len(calls) == n - k and again[1:] == whole[1:]
     # the unfinished selections are kept with the runs; a setting read only by some sides voids only theirs
-    cfg = dict(ft_lr=1e-3, lr_mult=1, pre_epochs=2)
-    old = dict(config=cfg, pool=60, runs=[], choices={}, selecting={'scratch@0.1': dict(trials=whole[2][:4], seconds=9.), 'cpc_finetune@0.1': dict(trials=[], seconds=1.)})
+    cfg = dict(ft_lr=1e-3, lr_mult=1, pre_epochs=2, head='linear')
+    old = dict(config=cfg, pool=60, runs=[], choices={}, selecting={'scratch@0.1': dict(trials=whole[2][:4], seconds=9.), 'cpc_finetune@0.1': dict(trials=[], seconds=1.),
+                                                                   'fastai@0.1': dict(trials=[], seconds=1.)})
     c = AttrDict(cfg, protocol='converged')
     assert le.kept_runs(old, cfg, 60, c)[2] == old['selecting']
-    assert set(le.kept_runs(old, {**cfg, 'lr_mult': 10}, 60, c)[2]) == {'scratch@0.1'}
+    assert set(le.kept_runs(old, {**cfg, 'lr_mult': 10}, 60, c)[2]) == {'scratch@0.1', 'fastai@0.1'}
+    assert set(le.kept_runs(old, {**cfg, 'head': 'resnet'}, 60, c)[2]) == {'fastai@0.1'}  # fastai's model has its own head
     assert le.kept_runs(old, {**cfg, 'ft_lr': 2e-3}, 60, c)[2] == {}
 
 def test_converged_protocol(tmp_path):
