@@ -24,7 +24,8 @@ Two protocols, the same subsets for every side, nothing chosen on the validation
 - `converged` (the default): every side trained as well as one rule can train it. A stratified share of the training
   images (`n_tune` per class) is held out of every labelled subset; on it, `fastai_cpc.converge.converge` chooses for each
   side and fraction (on the first seed's subset) the learning rate, the number of epochs (doubled from the fixed rule's
-  while the held-out accuracy rises) and fastai's label smoothing and MixUp; the other seeds train with that choice.
+  while the held-out accuracy rises) and fastai's label smoothing and MixUp, and for the classifiers with our head (the CPC
+  sides and scratch) the head, linear or resnet (all of it once per head, the better kept); the other seeds train with that choice.
   Results: `<profile>-<dataset>-converged.{md,json,png}`, with every choice and the compute of each side (pre-training,
   selection, final training, in FLOPs counted by torch).
 - `fixed`: every side the same epochs rule and the same fixed learning rate (the CPC fine-tuning rule chosen on held-out
@@ -34,6 +35,9 @@ pre-training resumes from its last epoch (`fastai-cpc pretrain`'s `run_pretrain`
 finished trial of a selection, is written at once, and a rerun with the same settings skips what is already there (`--fresh` starts over). A changed setting
 voids only the runs of the sides that read it (longer pre-training: only those on the encoder); `--runs-from` takes the runs
 of another results file (a lead run in its own folder) where they were made at the settings the run now has, each marked with its source.
+Every choice is made again from the trials all these files recorded, by the rule as it is now (`merged_runs`): where it needs a
+trial none has (a head not tried yet), the selection resumes with the trials recorded, and the runs made before wait until the
+choice is made and are kept if they were made with it.
 
 Writes benchmarks/results/<profile>-<dataset>.{md,json,png}. This is a benchmark, not a test: it measures and reports.
 """
@@ -50,11 +54,13 @@ here = Path(__file__).resolve().parent
 opt_in_sides = (*peer_sides, 'cpc_distill', 'scratch_equal', 'cpc_lpft')  # run only when named in --sides
 sides = ('cpc_finetune', 'cpc_frozen', 'scratch', 'fastai', 'cpc_fixmatch', 'scratch_fixmatch', *opt_in_sides)
 fixmatch_keys = ('mu', 'threshold', 'lambda_u', 'fixmatch_max_frac')  # settings only the FixMatch sides read
+head_sides = ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'scratch')  # `cpc_classifier`s with a choice of their own: under the converged rule they choose the head too
 encoder_sides = ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'cpc_distill', 'scratch_equal', *fixmatch_sides)  # built on the CPC encoder (or its cost)
 pretrain_keys = ('pre_epochs', 'bs', 'lr', 'n_dirs')  # pre-training settings no classifier from scratch reads
 own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, **{k: encoder_sides for k in pretrain_keys},
             'lr_mult': ('cpc_finetune', 'cpc_lpft', 'cpc_fixmatch', 'cpc_distill', 'scratch_equal', *peer_sides),  # fit_side's `fine_tune`, and those built on cpc_finetune's choice
-            'head': ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'cpc_distill', 'scratch', 'scratch_equal', *fixmatch_sides),  # `cpc_classifier`'s head
+            'head': ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'cpc_distill', 'scratch', 'scratch_equal', *fixmatch_sides),  # `cpc_classifier`'s head (fixed protocol; converged runs record theirs)
+            'heads': (),  # the converged rule's heads: `merged_runs` makes each choice again among them
             'peer_arch': peer_sides, 'peer_cache': peer_sides}  # settings only some sides read
 unread_keys = ('semi',)  # settings of the run size that no side reads: a change in them (semi went from False to None) voids nothing
 declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared before any run
@@ -77,9 +83,9 @@ def efficiency_factor(frac:float, acc:float, sup:dict) -> tuple:
             return math.exp(math.log(lo) + t * (math.log(hi) - math.log(lo))) / frac, '='
     return fs[-1] / frac, '>'
 
-def trained(side:str, dls:DataLoaders, enc:Path, c:AttrDict, epochs:int, lr:float, **options) -> Learner:
-    "A fresh classifier of `side` with fastai's regularisers named in `options`, trained its own way"
-    learn = classifier(side, dls, enc, c, **regularisers(**options))
+def trained(side:str, dls:DataLoaders, enc:Path, c:AttrDict, epochs:int, lr:float, head:str=None, **options) -> Learner:
+    "A fresh classifier of `side` (with `head`, if given, instead of the profile's) with fastai's regularisers named in `options`, trained its own way"
+    learn = classifier(side, dls, enc, AttrDict(c, head=head) if head else c, **regularisers(**options))
     learn.remove_cb(ProgressCallback)  # `converge` validates it on the held-out images: no bar for that either
     return fit_side(learn, side, epochs, lr, c)
 
@@ -97,24 +103,37 @@ def equal_compute_epochs(frac:float, n:int, choices:dict, flops:dict) -> int:
     ft = choices.get(f'cpc_finetune@{frac:g}')
     if ft is None or f'scratch@{frac:g}' not in choices:
         raise ValueError("scratch_equal needs scratch's and cpc_finetune's choices at this fraction: run them first (--sides cpc_finetune,scratch,scratch_equal)")
-    fpi = flops['per_image']
-    return round((flops['pretrain_total'] + ft['epochs'] * n * fpi['cpc_finetune']) / (n * fpi['scratch']))
+    sc = choices[f'scratch@{frac:g}']
+    return round((flops['pretrain_total'] + ft['epochs'] * n * per_image(flops, 'cpc_finetune', ft.get('head'))) / (n * per_image(flops, 'scratch', sc.get('head'))))
+
+def per_image(flops:dict, side:str, head:str=None) -> float:
+    "FLOPs of one training image of `side`, with `head` where it has one (`per_head`) and the profile's head otherwise (`per_image`)"
+    return flops.get('per_head', {}).get(head, flops['per_image'])[side]
+
+def fit_kw(ch:dict) -> dict:
+    "The keyword arguments of `trained` that make the classifier of the choice (or run) `ch`: its head, if it chose one, and its regularisers"
+    return {**({'head': ch['head']} if ch.get('head') else {}), **{o: True for o in ch['options']}}
 
 def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:L, enc:Path, c:AttrDict, e0:int, choices:dict, log=print,
-                  pool:L=None, num_workers=None, flops:dict=None, selecting:dict=None, save=noop) -> dict:
+                  pool:L=None, num_workers=None, flops:dict=None, selecting:dict=None, save=noop, pending:list=None) -> dict:
     """One run of the converged protocol: on the first seed, `converge` chooses the side's settings on the held-out images; then its validation accuracy.
-    A selection's trials are kept in `selecting` as they finish (`save` writes them), so an interrupted one resumes with the trial it stopped in"""
-    key, fit = f'{side}@{frac:g}', partial(trained, side, dls, enc, c)
+    A selection's trials are kept in `selecting` as they finish (`save` writes them), so an interrupted one resumes with the trial it stopped in.
+    A run in `pending` (made before, waiting for the choice: `merged_runs`) made with the choice is taken out of it and returned whole instead"""
+    key, fit, pending = f'{side}@{frac:g}', partial(trained, side, dls, enc, c), ifnone(pending, [])
+    def made(ch):
+        if r := next((r for r in pending if (r['side'], r['frac'], r['seed']) == (side, frac, seed) and _same(r, ch)), None): pending.remove(r)
+        return r
+    if key in choices and (r := made(choices[key])): return r
     if side == 'scratch_equal':  # no choice of its own: scratch's rate and regularisers, CPC's compute
         n_ep = equal_compute_epochs(frac, len(trn), choices, flops)
         sc = choices[f'scratch@{frac:g}']
-        learn = fit(n_ep, sc['lr'], **{o: True for o in sc['options']})
+        learn = fit(n_ep, sc['lr'], **fit_kw(sc))
         acc = float(learn.validate(dl=dls.test_dl(valid, with_labels=True))[1])
-        return dict(accuracy=acc, epochs=n_ep, lr=sc['lr'], options=sc['options'], image_passes=n_ep * len(trn))
+        return dict(accuracy=acc, epochs=n_ep, lr=sc['lr'], options=sc['options'], **_head(sc), image_passes=n_ep * len(trn))
     if side == 'cpc_distill':  # the teacher: cpc_finetune as chosen at this fraction, trained on this seed's subset
         ft = choices.get(f'cpc_finetune@{frac:g}')
         if ft is None: raise ValueError("cpc_distill needs cpc_finetune's choice at this fraction: run cpc_finetune first (--sides cpc_finetune,cpc_distill)")
-        teacher = trained('cpc_finetune', dls, enc, c, ft['epochs'], ft['lr'], **{o: True for o in ft['options']})
+        teacher = trained('cpc_finetune', dls, enc, c, ft['epochs'], ft['lr'], **fit_kw(ft))
         fit = partial(distilled, teacher, dls, pool, c, num_workers)
     if key not in choices:
         selecting = ifnone(selecting, {})
@@ -123,16 +142,33 @@ def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:
         def record(o):
             log(f"    {side} {frac:.0%} trial: {o}{' (recorded)' if o in sel['trials'] else ''}")
             if o not in sel['trials']: sel.update(trials=sel['trials'] + [o], seconds=round(before + time.time() - t, 1)); save()
-        learn, chosen, trials = converge(replayed(sel['trials'], c.options, fit), e0, c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * e0,
-                                         patience=c.patience, edge_steps=c.edge_steps, log=record)
+        learn, chosen, trials = choose(side, sel['trials'], c, e0, fit, log=record)
         choices[key] = dict(chosen, base_epochs=e0, trials=trials, selection_image_passes=sum(o['epochs'] for o in trials) * len(trn),
                             selection_seconds=round(before + time.time() - t, 1))
-        if isinstance(learn, _Recorded): learn = fit(chosen['epochs'], chosen['lr'], **{o: True for o in chosen['options']})  # chosen before the interruption
         del selecting[key]
-    else: learn = fit(choices[key]['epochs'], choices[key]['lr'], **{o: True for o in choices[key]['options']})
+        if isinstance(learn, _Recorded):  # chosen before the interruption, or from trials made before
+            if r := made(chosen): return r
+            learn = fit(chosen['epochs'], chosen['lr'], **fit_kw(chosen))
+    else: learn = fit(choices[key]['epochs'], choices[key]['lr'], **fit_kw(choices[key]))
     ch = choices[key]
     acc = float(learn.validate(dl=dls.test_dl(valid, with_labels=True))[1])
-    return dict(accuracy=acc, epochs=ch['epochs'], lr=ch['lr'], options=ch['options'], image_passes=ch['epochs'] * len(trn))
+    return dict(accuracy=acc, epochs=ch['epochs'], lr=ch['lr'], options=ch['options'], **_head(ch), image_passes=ch['epochs'] * len(trn))
+
+def _head(ch:dict) -> dict: return {'head': ch['head']} if ch.get('head') else {}
+
+def choose(side:str, trials:list, c:AttrDict, epochs:int, fit=None, log=noop) -> tuple:
+    """`converge` for `side`, once per head of the rule where the side has our head (`head_sides`), else once: each replays the `trials`
+    recorded for it and trains with `fit` those it lacks (no `fit`: KeyError). The best held-out accuracy wins, the first head on a tie:
+    (its learner, its trial, every trial made), a trial naming its head"""
+    best, every = None, []
+    for h in (c.get('heads') if side in head_sides else None) or (None,):
+        tag = (lambda o, h=h: {**o, 'head': h}) if h else (lambda o: o)
+        train = replayed([o for o in trials if o.get('head') == h], c.options, fit and (partial(fit, head=h) if h else fit))
+        learn, trial, made = converge(train, epochs, c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * epochs, patience=c.patience,
+                                      edge_steps=c.get('edge_steps', 0), log=lambda o: log(tag(o)))
+        every += [tag(o) for o in made]
+        if best is None or trial['held_out'] > best[1]['held_out']: best = learn, tag(trial)
+    return best[0], best[1], every
 
 class _Recorded:
     "A trial as `converge` sees a trained classifier: its held-out accuracy, recorded"
@@ -150,28 +186,75 @@ def replayed(trials:list, options:tuple, fit=None):
         return fit(epochs, lr, **opts)
     return replay
 
-def still_chosen(ch:dict, c:AttrDict) -> bool:
-    "Whether the rule of `c` makes the choice `ch` again: replayed on `ch`'s recorded trials, it asks for none they lack and ends where `ch` did"
-    try: trial = converge(replayed(ch['trials'], c.options), ch['base_epochs'], c.ft_lr, c.lr_factors, c.options, max_epochs=c.max_mult * ch['base_epochs'],
-                          patience=c.patience, edge_steps=c.get('edge_steps', 0))[1]
-    except KeyError: return False
-    return all(trial[k] == ch[k] for k in ('epochs', 'lr', 'options'))
-
-def kept_runs(old:dict, cfg:dict, n_pool:int, c:AttrDict, log=print) -> tuple:
-    "The runs, choices and unfinished selections of the results `old` that still stand under the settings `cfg`: a changed setting voids only the sides that read it"
+def kept_runs(old:dict, cfg:dict, n_pool:int, c:AttrDict) -> tuple:
+    """The runs, choices and unfinished selections of the results `old` that still stand under the settings `cfg`: a changed setting voids
+    only the sides that read it. Converged runs, choices and trials of the sides with our head name it (before `heads`: the profile's)"""
     new, prior = json.loads(json.dumps(cfg)), old.get('config')
     if prior is None or old.get('pool') != n_pool or any(k not in new or new[k] != v for k, v in prior.items() if k not in own_keys and k not in unread_keys):
         return [], {}, {}
-    # settings added since do not void earlier runs; a changed setting that only some sides read voids only their runs
-    voided = {side for k, ss in own_keys.items() if prior.get(k, new.get(k)) != new.get(k) for side in ss}
-    runs = [r for r in old['runs'] if r['side'] not in voided]
-    choices = {k: v for k, v in old.get('choices', {}).items() if k.split('@')[0] not in voided} if runs else {}
-    if stale := [k for k, ch in choices.items() if c.protocol == 'converged' and not still_chosen(ch, c)]:  # the rule changed since (`edge_steps`)
-        stale += [f"{d}@{k.split('@')[1]}" for k in stale for d in dependents.get(k.split('@')[0], ())]
-        log(f"  the rule chooses again for {', '.join(stale)}: their runs are dropped and run again")
-        choices = {k: v for k, v in choices.items() if k not in stale}
-        runs = [r for r in runs if f"{r['side']}@{r['frac']:g}" not in stale]
-    return runs, choices, {k: v for k, v in old.get('selecting', {}).items() if k.split('@')[0] not in voided}
+    old, converged = json.loads(json.dumps(old)), c.protocol == 'converged'  # the caller's stays as it was
+    if converged:  # the head of every run, choice and trial of a side with our head: before `heads`, the profile's
+        for r in (*old['runs'], *old.get('pending', ())):
+            if r['side'] in head_sides: r.setdefault('head', prior.get('head'))
+        for k, o in (*old.get('choices', {}).items(), *old.get('selecting', {}).items()):
+            if k.split('@')[0] in head_sides:
+                for t in ([o] if 'options' in o else []) + o['trials']: t.setdefault('head', prior.get('head'))
+    # settings added since do not void earlier runs; a changed setting that only some sides read voids only their runs (not the
+    # converged runs' head: each names its own, and `merged_runs` chooses among the heads of the rule)
+    voided = {side for k, ss in own_keys.items() if prior.get(k, new.get(k)) != new.get(k) and not (converged and k == 'head') for side in ss}
+    return ([r for r in (*old['runs'], *old.get('pending', ())) if r['side'] not in voided], *({k: v for k, v in old.get(f, {}).items() if k.split('@')[0] not in voided}
+                                                                  for f in ('choices', 'selecting')))
+
+def _same(a:dict, b:dict) -> bool:
+    "Whether the runs or choices `a` and `b` train the same classifier the same way"
+    return all(a.get(k) == b.get(k) for k in ('epochs', 'lr', 'options', 'head'))
+
+def merged_runs(files:list, cfg:dict, n_pool:int, c:AttrDict, log=print) -> tuple:
+    """The runs, choices and unfinished selections that stand under the settings `cfg`, from earlier results `files` ((source, results) pairs:
+    this run's own first, source None, then `--runs-from`'s, whose runs are marked with it). Under the converged protocol each side's choice at
+    each fraction is made again by the rule as it is now, replaying the trials that any of the files recorded for it (the rule may have
+    changed since, or another file tried what this one did not: another head); the runs kept are those made with that choice, each seed from
+    the first file that has it. A side built on another's choice (`dependents`) keeps only what a file made where that choice still stands.
+    A choice that needs a trial no file has is left to the run, with the trials recorded so far; its runs wait in `pending` for the choice
+    (`converged_run` takes those made with it). Returns (runs, choices, selecting, pending)"""
+    kept = [(src, *kept_runs(o, cfg, n_pool, c)) for src, o in files]
+    mark = lambda r, src: {**r, 'source': r.get('source', str(src))} if src else r
+    if c.protocol != 'converged':  # a side at a fraction comes whole from one file
+        runs = []
+        for src, rs, _, _ in kept:
+            new = {(r['side'], r['frac']) for r in rs} - {(r['side'], r['frac']) for r in runs}
+            runs += [mark(r, src) for r in rs if (r['side'], r['frac']) in new]
+        return runs, {}, {}, []
+    parents = {d: [p for p, ds in dependents.items() if d in ds] for ds in dependents.values() for d in ds}
+    runs, choices, selecting, pending, anew = [], {}, {}, [], []
+    keys = dict.fromkeys(k for _, rs, chs, sel in kept for k in (*chs, *sel, *(f"{r['side']}@{r['frac']:g}" for r in rs)))
+    for key in sorted(keys, key=lambda k: k.split('@')[0] in parents):  # the choices the others are built on first
+        side, frac = key.split('@')
+        stands = [(fi, (src, rs, chs.get(key), sel.get(key))) for fi, (src, rs, chs, sel) in enumerate(kept)
+                  if all(_same(chs.get(f'{p}@{frac}', {}), choices.get(f'{p}@{frac}', {})) for p in parents.get(side, ()))]
+        chosen, e0 = None, next((ch['base_epochs'] for _, (_, _, ch, _) in stands if ch), None)
+        if has_choice := any(ch or sel for _, (_, _, ch, sel) in stands):
+            trials, seconds = [], 0.
+            for _, (_, _, ch, sel) in stands:  # a file's selection seconds count where it adds trials
+                if (o := ch or sel) and (new := [t for t in o['trials'] if t not in trials]): trials += new; seconds += o.get('selection_seconds', o.get('seconds', 0.))
+            try: chosen = choose(side, trials, c, e0)[1] if e0 else None  # replayed: a trial not recorded raises KeyError
+            except KeyError: pass
+            if chosen is None: selecting[key] = dict(trials=trials, seconds=round(seconds, 1))
+            else:
+                ch0 = next(ch for _, (_, _, ch, _) in stands if ch)
+                per = ch0['selection_image_passes'] / sum(t['epochs'] for t in ch0['trials'])  # labelled images of the first seed
+                choices[key] = dict(chosen, base_epochs=e0, trials=trials, selection_image_passes=round(sum(t['epochs'] for t in trials) * per),
+                                    selection_seconds=round(seconds, 1))
+            if kept[0][2].get(key) and not _same(kept[0][2][key], choices.get(key, {})): anew.append(f"{key} ({'to choose with more trials' if chosen is None else 'a new choice'})")
+        elif side not in parents: continue  # runs without a choice, and not built on another's: nothing stands for them
+        seeds = set()
+        for fi, (src, rs, _, _) in stands:  # a side built on another's and without a choice of its own (`scratch_equal`): its runs where that stands
+            mine = [r for r in rs if f"{r['side']}@{r['frac']:g}" == key]
+            new = [r for r in mine if r['seed'] not in seeds and (not has_choice or chosen and _same(r, chosen))]
+            runs += [(fi, rs.index(r), mark(r, src)) for r in new]; seeds |= {r['seed'] for r in new}
+            if chosen is None and has_choice: pending += [mark(r, src) for r in mine if r not in pending]  # they wait for the choice
+    if anew: log(f"  the rule as it is now does not choose as before for {', '.join(anew)}: their runs are made again")
+    return [r for *_, r in sorted(runs, key=lambda o: o[:2])], choices, selecting, pending  # in the order the files had them
 
 def _log(msg:str): print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -191,14 +274,9 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     stem = out_dir/results_stem(c.profile, res['dataset'], c.protocol)
     partial = stem.with_suffix('.partial.json')  # the runs so far; the results files are written when every run is done
     old = next((json.loads(f.read_text()) for f in (partial, stem.with_suffix('.json')) if f.exists() and not fresh), {})
-    res['runs'], res['choices'], res['selecting'] = kept_runs(old, cfg, len(pool), c, log)
     save = lambda: partial.write_text(json.dumps(res, indent=1, default=str))  # an interrupted run keeps what it measured
-    others = [(f, json.loads(Path(f).read_text())) for f in runs_from]
-    for f, other in others:  # runs of other results files (a lead's, say) at settings now this run's; a side at a fraction comes whole from one file
-        runs, choices, _ = kept_runs(other, cfg, len(pool), c, log)
-        new_keys = {f"{r['side']}@{r['frac']:g}" for r in runs} - {f"{r['side']}@{r['frac']:g}" for r in res['runs']}
-        res['runs'] += [{**r, 'source': r.get('source', str(f))} for r in runs if f"{r['side']}@{r['frac']:g}" in new_keys]
-        res['choices'].update({k: v for k, v in choices.items() if k in new_keys})
+    others = [(f, json.loads(Path(f).read_text())) for f in runs_from]  # other results files (a lead's, say)
+    res['runs'], res['choices'], res['selecting'], res['pending'] = merged_runs([(None, old), *others], cfg, len(pool), c, log)
     log(f"{name}: {len(pool)} training images (pre-training{', ' + str(len(label_pool)) + ' of them the label pool, ' + str(len(tune)) + ' held out to choose settings' if converged else ' and label pool'}), "
         f"{len(valid)} validation images, {c.size} px, {c.patch_size} px patches; {len(res['runs'])} runs already done")
     enc, secs = encoder_file(path, pool, c, cache)
@@ -216,14 +294,14 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     run_peers = [s for s in only if s in peer_sides]
     try: res['peers'] = {s: str(peer_file(s, c)) for s in run_peers}  # before any run: a missing backbone stops here
     except FileNotFoundError as e: sys.exit(f"label_efficiency: {e}")
-    if converged and 'flops' not in res: res['flops'] = compute_costs(pool, label_pool, tune, enc, c)
-    if converged and (new_sides := [s for s in run_peers if s not in res['flops']['per_image']]):
-        res['flops']['per_image'].update(compute_costs(pool, label_pool, tune, enc, c, new_sides)['per_image'])
-    if converged and 'cpc_distill' in only:  # counted from the fine-tuning step's: one labelled step, and per labelled image mu unlabelled
-        res['flops']['per_image']['cpc_distill'] = res['flops']['per_image']['cpc_finetune'] * (1 + c.mu * 4 / 3)  # ones through the student (a step) and the teacher (a forward, a third of one)
-    if converged:
-        fpi = res['flops']['per_image']
-        fpi.update(scratch_equal=fpi['scratch'], cpc_lpft=(fpi['cpc_frozen'] + fpi['cpc_finetune']) / 2)  # half its epochs frozen
+    if converged:  # the FLOPs of every side, and of those with our head with each head of the rule
+        res['flops'] = compute_costs(pool, label_pool, tune, enc, c, (*converged_sides, *run_peers))
+        for h in c.get('heads') or ():
+            if h != c.head: res['flops'].setdefault('per_head', {})[h] = compute_costs(pool, label_pool, tune, enc, AttrDict(c, head=h), ('cpc_finetune', 'cpc_frozen', 'scratch'))['per_image']
+        for fpi in (res['flops']['per_image'], *res['flops'].get('per_head', {}).values()):  # the sides counted from others'
+            fpi.update(scratch_equal=fpi['scratch'], cpc_lpft=(fpi['cpc_frozen'] + fpi['cpc_finetune']) / 2)  # half its epochs frozen
+            if 'cpc_distill' in only:  # one labelled step, and per labelled image mu unlabelled ones through the student (a step) and the teacher (a forward, a third of one)
+                fpi['cpc_distill'] = fpi['cpc_finetune'] * (1 + c.mu * 4 / 3)
     res['sides'] = list(dict.fromkeys(res['sides'] + [s for s in only if s in opt_in_sides] + [r['side'] for r in res['runs']]))
     done = {(r['side'], r['frac'], r['seed']) for r in res['runs']}
     for frac in fracs:
@@ -236,17 +314,19 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
                     or (side in ('cpc_distill', 'scratch_equal') and not converged) or (side == 'scratch_equal' and seed > 0)): continue
                 set_seed(seed); t = time.time()
                 if converged: out = converged_run(side, frac, seed, trn, dls, valid, enc, c, epochs, res['choices'], log, pool=pool,
-                                                num_workers=ft_kw.get('num_workers'), flops=res['flops'], selecting=res['selecting'], save=save)
+                                                num_workers=ft_kw.get('num_workers'), flops=res['flops'], selecting=res['selecting'], save=save, pending=res['pending'])
                 else: out = dict(epochs=epochs, **train(classifier(side, dls, enc, c, pool, ft_kw.get('num_workers')), side, epochs, c))
-                res['runs'].append(dict(side=side, frac=frac, seed=seed, labels=len(trn), **out, seconds=round(time.time() - t, 1),
-                                        device=(meta or {}).get('device')))  # a resumed run may finish on another machine
+                if 'side' in out: res['runs'].append(out)  # made before with the choice made now
+                else: res['runs'].append(dict(side=side, frac=frac, seed=seed, labels=len(trn), **out, seconds=round(time.time() - t, 1),
+                                              device=(meta or {}).get('device')))  # a resumed run may finish on another machine
                 fm = f", confident {out['confident']:.2f}, pseudo-labels right {out['pseudo_acc']:.2f}" if 'confident' in out else ''
                 how = f", lr {out['lr']:.2g}{''.join(', ' + o for o in out['options'])}" if converged else ''
                 log(f"  {side:12s} {frac:>5.0%} seed {seed}: {len(trn)} labels, {out['epochs']} epochs{how}, accuracy {out['accuracy']:.4f}{fm}, {res['runs'][-1]['seconds']:.0f} s")
                 res['summary'] = summarise(res['runs'], res['choices'])
                 save()
     res['summary'] = summarise(res['runs'], res['choices'])
-    if not res['selecting']: del res['selecting']  # every selection finished
+    for k in ('selecting', 'pending'):
+        if not res[k]: del res[k]  # every selection finished, every run made before adopted
     return res
 
 def results_stem(profile:str, dataset:str, protocol:str) -> str:
@@ -334,9 +414,12 @@ def to_markdown_converged(res:dict) -> str:
              f"rule's epochs (max({c['min_epochs']}, enough for {c['min_steps']} steps of batch {c['ft_bs']}))"
              + (f", the grid going on past whichever edge holds the best rate while it keeps winning (at most {c['edge_steps']} more rates)" if c.get('edge_steps') else '')
              + f"; then the epochs doubled until {c['patience']} "
-             f"doublings in a row bring no better held-out accuracy (at most {c['max_mult']}x); then {' and '.join(c['options'])} in turn, each kept if it raises it. The other seeds train with "
+             f"doublings in a row bring no better held-out accuracy (at most {c['max_mult']}x); then {' and '.join(c['options'])} in turn, each kept if it raises it"
+             + (f"; the CPC sides and `scratch` run all this once for each head, {' and '.join(c['heads'])}, and keep the better (`linear`: pooled latents, "
+                "batch norm, a linear layer; `resnet`: two pre-activation residual blocks on the latent grid first)" if c.get('heads') else '')
+             + f". The other seeds train with "
              f"the first seed's choice. `cpc_finetune`: `fine_tune` (lr_mult={c['lr_mult']}); `cpc_frozen`: the encoder frozen; `scratch`: the same "
-             f"classifier from random weights, one cycle; `fastai`: `vision_learner({c['fastai_arch']}, pretrained=False)`, one cycle; head `{c['head']}`",
+             f"classifier from random weights, one cycle; `fastai`: `vision_learner({c['fastai_arch']}, pretrained=False)`, one cycle" + ('' if c.get('heads') else f"; head `{c['head']}`"),
              f"- declared side (judged by the bar): `{res['declared_side']}`; factors against the better from-scratch side at each fraction. "
              f"`{chosen_side}` (no runs of its own, defined after the first results): at each fraction the CPC side (fine-tuned, frozen, or `cpc_lpft` where it ran) whose "
              f"choice scored better on the held-out training images (named in brackets), so the validation images choose nothing",
@@ -362,13 +445,14 @@ def to_markdown_converged(res:dict) -> str:
               "What the rule chose, and what it cost (GFLOP: torch's count of one training step, forward and backward, times the images "
               f"trained on; pre-training, {_gflop(fl['pretrain_total'])} GFLOP in all ({fl['pretrain_per_image'] / 1e6:.1f} MFLOP per image), is spent once for "
               "every fraction and both CPC sides):", "",
-              "| side | labels | epochs (fixed rule's) | lr | regularisers | held-out accuracy | selection GFLOP | final run GFLOP | seconds of selection |",
-              "|---" * 9 + "|"]
+              "| side | labels | head | epochs (fixed rule's) | lr | regularisers | held-out accuracy | selection GFLOP | final run GFLOP | seconds of selection |",
+              "|---" * 10 + "|"]
     for key, ch in res['choices'].items():
         side, frac = key.split('@')
         n = next(r['labels'] for r in res['runs'] if r['side'] == side and r['frac'] == float(frac))
-        fpi = fl['per_image'][side]
-        lines.append(f"| {side} | {float(frac):.0%} ({n}) | {ch['epochs']} ({ch['base_epochs']}) | {ch['lr']:.2g} | {', '.join(ch['options']) or 'none'} | "
+        head = ch.get('head') or res['choices'].get(f'cpc_finetune@{frac}', {}).get('head') if side == 'cpc_distill' else ch.get('head')  # the teacher's
+        fpi = per_image(fl, side, head)
+        lines.append(f"| {side} | {float(frac):.0%} ({n}) | {head or 'its own'} | {ch['epochs']} ({ch['base_epochs']}) | {ch['lr']:.2g} | {', '.join(ch['options']) or 'none'} | "
                      f"{ch['held_out']:.3f} | {_gflop(ch['selection_image_passes'] * fpi)} | {_gflop(ch['epochs'] * n * fpi)} | {ch['selection_seconds']:.0f} |")
     pr = res['probes']
     lines += ["", "| frozen encoder, 100% labels | linear probe | kNN (k=20) |", "|---|---|---|",
@@ -460,7 +544,7 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
          n_tune:int=None, # converged protocol: training images per class held out to choose each side's settings
          max_mult:int=None, # converged protocol: at most this many times the fixed rule's epochs
          lr_mult:float=None, # the fine-tuned sides' encoder trains at the head's rate over this, after the head's epoch (`fine_tune`'s lr_mult)
-         head:str=None, # the head of the classifiers on the CPC encoder and of the same classifier from scratch: 'linear' or 'resnet' (the profile's by default)
+         heads:str=None, # converged protocol: the heads the CPC sides and scratch choose among, comma-separated, of linear and resnet (both by default)
          size:int=None, # image side (the profile's per data set by default)
          patch_size:int=None, # patch side
          num_workers:int=None, # DataLoader workers (fastai's default if not given)
@@ -472,10 +556,11 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
         ):
     "Run the label-efficiency benchmark and write its results"
     if profile not in profiles: sys.exit(f"label_efficiency: unknown profile {profile!r}: use one of {', '.join(profiles)}")
-    if head not in (None, 'linear', 'resnet'): sys.exit(f"label_efficiency: unknown head {head!r}: use linear or resnet")
+    heads = tuple(heads.split(',')) if heads else None
+    if bad := [h for h in heads or () if h not in ('linear', 'resnet')]: sys.exit(f"label_efficiency: unknown head {bad[0]!r}: use linear, resnet or both")
     if protocol not in ('converged', 'fixed'): sys.exit(f"label_efficiency: unknown protocol {protocol!r}: use converged or fixed")
     given = dict(n_pool=n_pool, n_valid=n_valid, pre_epochs=pre_epochs, min_epochs=min_epochs, min_steps=min_steps, size=size, patch_size=patch_size,
-                 n_tune=n_tune, max_mult=max_mult, lr_mult=lr_mult, head=head)
+                 n_tune=n_tune, max_mult=max_mult, lr_mult=lr_mult, heads=heads)
     given = {k: v for k, v in given.items() if v is not None}
     fr = [float(f) for f in fracs.split(',')] if fracs else fractions
     only = tuple(sides.split(',')) if sides else tuple(s for s in globals()['sides'] if s not in opt_in_sides)  # the parameter hides the module's tuple of every side

@@ -106,15 +106,35 @@ def test_fixmatch_sides(tmp_path):
     r = subprocess.run(cmd[:-1] + ['nonsense'], capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ENV)
     assert r.returncode != 0 and "unknown side 'nonsense'" in r.stderr
 
-def test_still_chosen():
-    "A choice made under an earlier rule is kept only if the rule of today, replayed on the recorded trials, makes it again"
-    c = AttrDict(ft_lr=1e-3, lr_factors=(1/3, 3), options=('mixup',), max_mult=2, patience=1, edge_steps=0)
-    t = lambda e, lr, acc, o=(): dict(epochs=e, lr=lr, options=list(o), held_out=acc)
-    ch = dict(epochs=2, lr=1e-3 * 3, options=[], held_out=.5, base_epochs=2,
-              trials=[t(2, 1e-3, .4), t(2, 1e-3 * (1/3), .3), t(2, 1e-3 * 3, .5), t(4, 1e-3 * 3, .45), t(2, 1e-3 * 3, .45, ['mixup'])])
-    assert le.still_chosen(ch, c)
-    assert not le.still_chosen(ch, AttrDict(c, edge_steps=1))  # its best rate is the grid's largest: today's rule would try 9e-3 too
-    assert not le.still_chosen({**ch, 'epochs': 4}, c)          # a record the rule does not end at
+def test_merged_runs():
+    "Each choice made again by today's rule from the trials of every results file (here another head's); the runs kept are those made with it"
+    c = AttrDict(protocol='converged', ft_lr=1e-3, lr_factors=(1/3, 3), options=('mixup',), max_mult=2, patience=1, edge_steps=0, heads=('linear', 'resnet'))
+    t = lambda e, lr, acc, o=(), **h: dict(epochs=e, lr=lr, options=list(o), held_out=acc, **h)
+    def results(head, trials, chosen, seeds, equal=False):  # one side, scratch, at 10%: its choice, its runs (and scratch_equal's, built on it)
+        ch = dict(chosen, base_epochs=2, trials=trials, selection_image_passes=10 * sum(o['epochs'] for o in trials), selection_seconds=5.)
+        run = lambda side, seed: dict(side=side, frac=0.1, seed=seed, labels=10, accuracy=.5, **{k: chosen[k] for k in ('epochs', 'lr', 'options')})
+        return dict(config=dict(cfg, head=head), pool=60, choices={'scratch@0.1': ch},
+                    runs=[run('scratch', k) for k in seeds] + ([run('scratch_equal', 0)] if equal else []))
+    cfg = dict(ft_lr=1e-3, lr_mult=1, pre_epochs=2, head='linear')
+    # written before heads were chosen: no head named; the rule's choice among these is 2 epochs at 3e-3 without MixUp
+    linear = [t(2, 1e-3, .4), t(2, 1e-3 * (1/3), .3), t(2, 1e-3 * 3, .5), t(4, 1e-3 * 3, .45), t(2, 1e-3 * 3, .45, ['mixup'])]
+    main = results('linear', linear, linear[2], (0, 1, 2), equal=True)
+    resnet = lambda best: [t(2, 1e-3, best - .05), t(2, 1e-3 * (1/3), best), t(2, 1e-3 * 3, best - .1), t(4, 1e-3 * (1/3), best + .02), t(4, 1e-3 * (1/3), .3, ['mixup'])]
+    lead = lambda best: results('resnet', resnet(best), resnet(best)[3], (0, 1))
+    runs, choices, selecting, pending = le.merged_runs([(None, main)], cfg, 60, c)  # only the linear head's trials: the resnet head is still to try
+    assert runs == [] and choices == {} and selecting['scratch@0.1']['trials'] == [{**o, 'head': 'linear'} for o in linear]
+    assert [(r['side'], r['seed'], r['head']) for r in pending] == [('scratch', k, 'linear') for k in (0, 1, 2)]  # they wait for the choice
+    runs, choices, selecting, pending = le.merged_runs([(None, main), ('lead.json', lead(.6))], cfg, 60, c)  # the resnet head wins on the held-out images
+    ch = choices['scratch@0.1']
+    assert (ch['head'], ch['epochs'], ch['lr'], ch['held_out']) == ('resnet', 4, 1e-3 * (1/3), .62) and len(ch['trials']) == 10 and not selecting
+    assert ch['selection_seconds'] == 10. and ch['selection_image_passes'] == 10 * sum(o['epochs'] for o in ch['trials']) and pending == []  # both files' selections
+    assert [(r['side'], r['seed'], r['source']) for r in runs] == [('scratch', 0, 'lead.json'), ('scratch', 1, 'lead.json')]  # seed 2 and scratch_equal: to run
+    runs, choices, _, _ = le.merged_runs([(None, main), ('lead.json', lead(.4))], cfg, 60, c)  # the linear head wins: this file's runs stand, scratch_equal too
+    assert choices['scratch@0.1']['head'] == 'linear' and [(r['side'], r['seed']) for r in runs] == [('scratch', 0), ('scratch', 1), ('scratch', 2), ('scratch_equal', 0)]
+    runs, choices, _, _ = le.merged_runs([(None, main), ('lead.json', lead(.6))], cfg, 60, AttrDict(c, heads=('linear',)))  # one head: as before
+    assert choices['scratch@0.1']['head'] == 'linear' and len(runs) == 4 and 'source' not in runs[0]
+    _, choices, selecting, _ = le.merged_runs([(None, main)], cfg, 60, AttrDict(c, heads=('linear',), edge_steps=1))  # 3e-3 is the grid's edge: 9e-3 to try
+    assert choices == {} and len(selecting['scratch@0.1']['trials']) == 5
 
 def test_interrupted_selection_resumes():
     "A selection cut off after some trials resumes where it stopped: its recorded trials are not trained again and it chooses the same"
@@ -133,9 +153,10 @@ def test_interrupted_selection_resumes():
     old = dict(config=cfg, pool=60, runs=[], choices={}, selecting={'scratch@0.1': dict(trials=whole[2][:4], seconds=9.), 'cpc_finetune@0.1': dict(trials=[], seconds=1.),
                                                                    'fastai@0.1': dict(trials=[], seconds=1.)})
     c = AttrDict(cfg, protocol='converged')
-    assert le.kept_runs(old, cfg, 60, c)[2] == old['selecting']
+    assert le.kept_runs(old, cfg, 60, c)[2]['scratch@0.1']['trials'] == [{**o, 'head': 'linear'} for o in whole[2][:4]]  # the head it had
     assert set(le.kept_runs(old, {**cfg, 'lr_mult': 10}, 60, c)[2]) == {'scratch@0.1', 'fastai@0.1'}
-    assert set(le.kept_runs(old, {**cfg, 'head': 'resnet'}, 60, c)[2]) == {'fastai@0.1'}  # fastai's model has its own head
+    assert set(le.kept_runs(old, {**cfg, 'head': 'resnet'}, 60, c)[2]) == set(old['selecting'])  # converged trials name their head
+    assert set(le.kept_runs(old, {**cfg, 'head': 'resnet'}, 60, AttrDict(c, protocol='fixed'))[2]) == {'fastai@0.1'}  # fastai's model has its own head
     assert le.kept_runs(old, {**cfg, 'ft_lr': 2e-3}, 60, c)[2] == {}
 
 def test_converged_protocol(tmp_path):
@@ -156,7 +177,8 @@ def test_converged_protocol(tmp_path):
         assert set(ch['options']) <= {'label_smoothing', 'mixup'} and len(ch['trials']) >= 4 and 0 <= ch['held_out'] <= 1
         assert ch['held_out'] == max(t['held_out'] for t in ch['trials'])  # the best trial, scored on the held-out images
         for run in res['runs']:
-            if run['side'] == side: assert (run['epochs'], run['lr'], run['options']) == (ch['epochs'], ch['lr'], ch['options'])  # every seed
+            if run['side'] == side: assert (run['epochs'], run['lr'], run['options'], run.get('head')) == (ch['epochs'], ch['lr'], ch['options'], ch.get('head'))  # every seed
+        assert {t.get('head') for t in ch['trials']} == ({None} if side == 'fastai' else {'linear', 'resnet'})  # each of our heads tried, fastai's model its own
     fl = res['flops']
     assert fl['pretrain_total'] > fl['pretrain_per_image'] > 0 and fl['per_image']['cpc_frozen'] < fl['per_image']['cpc_finetune']
     row = res['summary'][0]

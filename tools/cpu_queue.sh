@@ -13,14 +13,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 LOGS=${LOGS:-/tmp/fastai_cpc-logs}; mkdir -p "$LOGS"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 le() { .venv/bin/python -m benchmarks.label_efficiency --profile cpu "$@"; }
-e60=benchmarks/results/leads/pretrain-e60/cpu-imagenette-converged.json
+e60_lead=benchmarks/results/leads/pretrain-e60/cpu-imagenette-converged.json
+# the resnet head's lead: its trials and runs count where the rule (which now chooses the head too) makes the same choice
+heads=$(ls -t benchmarks/results/leads/head-resnet/cpu-imagenette-converged*.json | head -1); leads="$e60_lead,$heads"
 step() {
   case $1 in
     # issue 26: Imagenette, 3 seeds at 1-10% (the fine-tuned runs at 1-2% come from the 60-epoch lead), then one seed above
-    1) le --datasets imagenette --fracs 0.01,0.02,0.05,0.1 --sides cpc_finetune,cpc_frozen,scratch,fastai --runs-from $e60 >> "$LOGS/le-imagenette.log" ;;
-    2) le --datasets imagenette --fracs 0.2,0.5,1 --sides cpc_finetune,cpc_frozen,scratch,fastai --runs-from $e60 >> "$LOGS/le-imagenette.log" ;;
+    1) le --datasets imagenette --fracs 0.01,0.02,0.05,0.1 --sides cpc_finetune,cpc_frozen,scratch,fastai --runs-from $leads >> "$LOGS/le-imagenette.log" ;;
+    2) le --datasets imagenette --fracs 0.2,0.5,1 --sides cpc_finetune,cpc_frozen,scratch,fastai --runs-from $leads >> "$LOGS/le-imagenette.log" ;;
     # issue 26's second view: scratch for CPC's compute, pre-training included (first seed; about an hour at 1%)
-    3) le --datasets imagenette --fracs 0.01,0.02 --sides cpc_finetune,scratch,scratch_equal --runs-from $e60 >> "$LOGS/le-imagenette.log" ;;
+    3) le --datasets imagenette --fracs 0.01,0.02 --sides cpc_finetune,scratch,scratch_equal --runs-from $leads >> "$LOGS/le-imagenette.log" ;;
     # issue 26 on CIFAR-10
     4) le --datasets cifar10 --fracs 0.01,0.02,0.05,0.1 --sides cpc_finetune,cpc_frozen,scratch,fastai >> "$LOGS/le-cifar10.log" ;;
     5) le --datasets cifar10 --fracs 0.2,0.5,1 --sides cpc_finetune,cpc_frozen,scratch,fastai >> "$LOGS/le-cifar10.log" ;;
@@ -29,9 +31,9 @@ step() {
          --minutes 30 --every 10 --tag=-peers >> "$LOGS/peers-imagenette.log" ;;
     # step 7 fine-tunes the ResNet-18 backbones step 6 leaves in models/pretrain/cpu-imagenette-30min/ (45 MB each: not committed,
     # so 6 and 7 belong in one session, or 6 again)
-    7) le --datasets imagenette --fracs 0.01,0.02,0.05,0.1 --sides simclr_finetune,byol_finetune --runs-from $e60 >> "$LOGS/le-imagenette.log" ;;
+    7) le --datasets imagenette --fracs 0.01,0.02,0.05,0.1 --sides simclr_finetune,byol_finetune --runs-from $leads >> "$LOGS/le-imagenette.log" ;;
     # issue 30: distillation from the fine-tuned classifier on every training image
-    8) le --datasets imagenette --fracs 0.01,0.02,0.05,0.1 --sides cpc_finetune,cpc_distill --runs-from $e60 >> "$LOGS/le-imagenette.log" ;;
+    8) le --datasets imagenette --fracs 0.01,0.02,0.05,0.1 --sides cpc_finetune,cpc_distill --runs-from $leads >> "$LOGS/le-imagenette.log" ;;
     *) echo "cpu_queue: no step $1"; return 1 ;;
   esac
 }
