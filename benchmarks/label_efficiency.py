@@ -110,9 +110,11 @@ def per_image(flops:dict, side:str, head:str=None) -> float:
     "FLOPs of one training image of `side`, with `head` where it has one (`per_head`) and the profile's head otherwise (`per_image`)"
     return flops.get('per_head', {}).get(head, flops['per_image'])[side]
 
+def _head(ch:dict) -> dict: return {'head': ch['head']} if ch.get('head') else {}
+
 def fit_kw(ch:dict) -> dict:
     "The keyword arguments of `trained` that make the classifier of the choice (or run) `ch`: its head, if it chose one, and its regularisers"
-    return {**({'head': ch['head']} if ch.get('head') else {}), **{o: True for o in ch['options']}}
+    return {**_head(ch), **{o: True for o in ch['options']}}
 
 def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:L, enc:Path, c:AttrDict, e0:int, choices:dict, log=print,
                   pool:L=None, num_workers=None, flops:dict=None, selecting:dict=None, save=noop, pending:list=None) -> dict:
@@ -153,8 +155,6 @@ def converged_run(side:str, frac:float, seed:int, trn:L, dls:DataLoaders, valid:
     ch = choices[key]
     acc = float(learn.validate(dl=dls.test_dl(valid, with_labels=True))[1])
     return dict(accuracy=acc, epochs=ch['epochs'], lr=ch['lr'], options=ch['options'], **_head(ch), image_passes=ch['epochs'] * len(trn))
-
-def _head(ch:dict) -> dict: return {'head': ch['head']} if ch.get('head') else {}
 
 def choose(side:str, trials:list, c:AttrDict, epochs:int, fit=None, log=noop) -> tuple:
     """`converge` for `side`, once per head of the rule where the side has our head (`head_sides`), else once: each replays the `trials`
