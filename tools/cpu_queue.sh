@@ -20,6 +20,8 @@ step() {
   case $1 in
     # issue 26: Imagenette, 3 seeds at 1-10% (the fine-tuned runs at 1-2% come from the 60-epoch lead), then one seed above
     1) le --datasets imagenette --fracs 0.01,0.02,0.05,0.1 --sides cpc_finetune,cpc_frozen,scratch,fastai --runs-from $leads >> "$LOGS/le-imagenette.log" ;;
+    # 2a first: the factor at 10% reads the best from-scratch side at 20%
+    2a) le --datasets imagenette --fracs 0.2 --sides scratch,fastai --runs-from $leads >> "$LOGS/le-imagenette.log" ;;
     2) le --datasets imagenette --fracs 0.2,0.5,1 --sides cpc_finetune,cpc_frozen,scratch,fastai --runs-from $leads >> "$LOGS/le-imagenette.log" ;;
     # issue 26's second view: scratch for CPC's compute, pre-training included (first seed; about an hour at 1%)
     3) le --datasets imagenette --fracs 0.01,0.02 --sides cpc_finetune,scratch,scratch_equal --runs-from $leads >> "$LOGS/le-imagenette.log" ;;
@@ -37,7 +39,7 @@ step() {
     *) echo "cpu_queue: no step $1"; return 1 ;;
   esac
 }
-for s in ${STEPS:-1 2 3 4 5 6 7 8}; do
+for s in ${STEPS:-1 2a 3 2 4 5 6 7 8}; do
   echo "[$(date -u +%H:%M:%S)] cpu_queue: step $s"
   step "$s" || echo "[$(date -u +%H:%M:%S)] cpu_queue: step $s failed ($?): see $LOGS"
 done
