@@ -277,6 +277,7 @@ def run_dataset(name:str, c:AttrDict, out_dir:Path, cache:Path, seeds:int, fracs
     save = lambda: partial.write_text(json.dumps(res, indent=1, default=str))  # an interrupted run keeps what it measured
     others = [(f, json.loads(Path(f).read_text())) for f in runs_from]  # other results files (a lead's, say)
     res['runs'], res['choices'], res['selecting'], res['pending'] = merged_runs([(None, old), *others], cfg, len(pool), c, log)
+    res['summary'] = summarise(res['runs'], res['choices'])  # the partial file is whole from its first save on
     log(f"{name}: {len(pool)} training images (pre-training{', ' + str(len(label_pool)) + ' of them the label pool, ' + str(len(tune)) + ' held out to choose settings' if converged else ' and label pool'}), "
         f"{len(valid)} validation images, {c.size} px, {c.patch_size} px patches; {len(res['runs'])} runs already done")
     enc, secs = encoder_file(path, pool, c, cache)
