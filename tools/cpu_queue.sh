@@ -8,6 +8,7 @@
 # Before the session ends, commit what it wrote, the ignored parts forced:
 #   git add -f benchmarks/results/*.partial.json benchmarks/results/leads/*/*.partial.json models/label-efficiency/*-encoder.safetensors
 # (the encoders are a few MB and cost up to an hour and a half each here). STEPS="3 4" runs only those steps.
+# The order: what the open issues' bars need (1-10% of the labels, 3 seeds, on both data sets) before the larger fractions (one seed).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 LOGS=${LOGS:-/tmp/fastai_cpc-logs}; mkdir -p "$LOGS"
@@ -36,10 +37,15 @@ step() {
     7) le --datasets imagenette --fracs 0.01,0.02,0.05,0.1 --sides simclr_finetune,byol_finetune --runs-from $leads >> "$LOGS/le-imagenette.log" ;;
     # issue 30: distillation from the fine-tuned classifier on every training image
     8) le --datasets imagenette --fracs 0.01,0.02,0.05,0.1 --sides cpc_finetune,cpc_distill --runs-from $leads >> "$LOGS/le-imagenette.log" ;;
+    # issues 27 and 30 on CIFAR-10 (6c and 7c in one session, as 6 and 7)
+    6c) .venv/bin/python -m benchmarks.pretrain_efficiency --data cifar10 --variants default,simclr-resnet18,byol-resnet18,simclr-tiny,byol-tiny \
+          --minutes 30 --every 10 --tag=-peers >> "$LOGS/peers-cifar10.log" ;;
+    7c) le --datasets cifar10 --fracs 0.01,0.02,0.05,0.1 --sides simclr_finetune,byol_finetune >> "$LOGS/le-cifar10.log" ;;
+    8c) le --datasets cifar10 --fracs 0.01,0.02,0.05,0.1 --sides cpc_finetune,cpc_distill >> "$LOGS/le-cifar10.log" ;;
     *) echo "cpu_queue: no step $1"; return 1 ;;
   esac
 }
-for s in ${STEPS:-1 2a 3 2 4 5 6 7 8}; do
+for s in ${STEPS:-1 2a 4 3 6 7 8 6c 7c 8c 2 5}; do
   echo "[$(date -u +%H:%M:%S)] cpu_queue: step $s"
   step "$s" || echo "[$(date -u +%H:%M:%S)] cpu_queue: step $s failed ($?): see $LOGS"
 done
