@@ -44,7 +44,9 @@ def ft_epochs(n_labelled:int, bs:int, min_epochs:int, min_steps:int) -> int:
     steps = max(1, math.ceil(n_labelled / min(bs, n_labelled)))
     return max(min_epochs, 2, math.ceil(min_steps / steps))
 
-peer_sides = ('simclr_finetune', 'byol_finetune')  # the self-supervised peers, fine-tuned as cpc_finetune is; run when named in --sides
+# the self-supervised peers, fine-tuned as cpc_finetune is; run when named in --sides. `cpc30_finetune` is CPC among them: its encoder
+# pre-trained beside theirs by benchmarks/pretrain_efficiency.py (its `default` variant, for the same budget), so all start from equal compute
+peer_sides = ('simclr_finetune', 'byol_finetune', 'cpc30_finetune')
 fixmatch_sides = ('cpc_fixmatch', 'scratch_fixmatch')  # run where frac <= fixmatch_max_frac
 
 # The converged protocol's rule, fixed before any run: `n_tune` held-out training images per class (seed `tune_seed`), the
@@ -101,18 +103,20 @@ def classifier(side:str, dls:DataLoaders, enc:Path, c:AttrDict, pool:L=None, num
     if side in fixmatch_sides:
         cbs.append(FixMatch(unlabelled_dl(pool, dls, mu=c.mu, num_workers=num_workers), threshold=c.threshold, lambda_u=c.lambda_u))
     kw = dict(cbs=cbs, **({} if loss_func is None else dict(loss_func=loss_func)))
-    if side in peer_sides: learn = peer_classifier(dls, load_backbone(peer_file(side, c)), **kw)
+    if side == 'cpc30_finetune': learn = cpc_classifier(dls, peer_file(side, c), head=c.head, patch_size=c.patch_size, **kw)
+    elif side in peer_sides: learn = peer_classifier(dls, load_backbone(peer_file(side, c)), **kw)
     elif side == 'fastai':
         learn = vision_learner(dls, getattr(fastai.vision.models.xresnet, c.fastai_arch), pretrained=False, metrics=accuracy, **kw)
     else: learn = cpc_classifier(dls, c.arch if side.startswith('scratch') else enc, head=c.head, patch_size=c.patch_size, **kw)
     return bf16_if_asked(learn, c)
 
 def peer_file(side:str, c:AttrDict) -> Path:
-    "The pre-trained backbone of a peer side: `<method>-<peer_arch>.safetensors` in `c.peer_cache`, from benchmarks/pretrain_efficiency.py"
-    method = side.split('_')[0]
-    f = Path(c.peer_cache)/f"{method}-{c.peer_arch}.safetensors"
+    """The pre-trained backbone of a peer side: `<method>-<peer_arch>.safetensors` in `c.peer_cache`, from benchmarks/pretrain_efficiency.py
+    (`cpc30_finetune`: the CPC encoder of its `default` variant, `default.safetensors`)"""
+    variant = 'default' if side == 'cpc30_finetune' else f"{side.split('_')[0]}-{c.peer_arch}"
+    f = Path(c.peer_cache)/f"{variant}.safetensors"
     if not f.exists(): raise FileNotFoundError(f"{f} not found: pre-train the peer first, e.g. python -m benchmarks.pretrain_efficiency "
-                                               f"--data <data> --variants {method}-{c.peer_arch} --minutes 30 (or point --peer-cache at its folder)")
+                                               f"--data <data> --variants {variant} --minutes 30 (or point --peer-cache at its folder)")
     return f
 
 def fit_side(learn:Learner, side:str, epochs:int, lr:float, c:AttrDict) -> Learner:

@@ -14,7 +14,9 @@ labels unused, then train classifiers on stratified subsets of the whole labelle
 - `scratch_equal` (converged protocol, when named in `--sides`, first seed only): the second view, `scratch` as chosen at that
   fraction but trained for as many FLOPs as CPC spent (pre-training plus `cpc_finetune`'s final run);
 - `simclr_finetune`, `byol_finetune` (when named in `--sides`): lightly's SimCLR and BYOL (`fastai_cpc.peers`), pre-trained
-  by `benchmarks/pretrain_efficiency.py` for its compute budget (their backbones in `--peer-cache`), fine-tuned as `cpc_finetune` is.
+  by `benchmarks/pretrain_efficiency.py` for its compute budget (their backbones in `--peer-cache`), fine-tuned as `cpc_finetune` is;
+  `cpc30_finetune` beside them: CPC pre-trained there for the same budget (`default`), fine-tuned the same way, with the
+  profile's head (linear, as theirs), so the three differ in the pre-training alone.
 
     python -m benchmarks.label_efficiency --profile cpu     # Imagenette + CIFAR-10 on a 2-core CPU
     python -m benchmarks.label_efficiency --profile gpu     # Imagenette 96 px + CIFAR-10 on one GPU, bf16
@@ -59,9 +61,9 @@ encoder_sides = ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'cpc_distill', 'scrat
 pretrain_keys = ('pre_epochs', 'bs', 'lr', 'n_dirs')  # pre-training settings no classifier from scratch reads
 own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, **{k: encoder_sides for k in pretrain_keys},
             'lr_mult': ('cpc_finetune', 'cpc_lpft', 'cpc_fixmatch', 'cpc_distill', 'scratch_equal', *peer_sides),  # fit_side's `fine_tune`, and those built on cpc_finetune's choice
-            'head': ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'cpc_distill', 'scratch', 'scratch_equal', *fixmatch_sides),  # `cpc_classifier`'s head (fixed protocol; converged runs record theirs)
+            'head': ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'cpc_distill', 'scratch', 'scratch_equal', 'cpc30_finetune', *fixmatch_sides),  # `cpc_classifier`'s head (fixed protocol; converged runs record theirs)
             'heads': (),  # the converged rule's heads: `merged_runs` makes each choice again among them
-            'peer_arch': peer_sides, 'peer_cache': peer_sides}  # settings only some sides read
+            'peer_arch': ('simclr_finetune', 'byol_finetune'), 'peer_cache': peer_sides}  # settings only some sides read
 unread_keys = ('semi',)  # settings of the run size that no side reads: a change in them (semi went from False to None) voids nothing
 declared_side = 'cpc_finetune'  # the CPC side the bar is judged on, declared before any run
 chosen_side = 'cpc_chosen'  # derived, no run of its own: at each fraction the CPC side (fine-tuned, frozen, or LP-FT where it ran) with the best
@@ -424,8 +426,8 @@ def to_markdown_converged(res:dict) -> str:
              f"- declared side (judged by the bar): `{res['declared_side']}`; factors against the better from-scratch side at each fraction. "
              f"`{chosen_side}` (no runs of its own, defined after the first results): at each fraction the CPC side (fine-tuned, frozen, or `cpc_lpft` where it ran) whose "
              f"choice scored better on the held-out training images (named in brackets), so the validation images choose nothing",
-             *([f"- peers (`fastai_cpc.peers`, lightly's own parts): " + ', '.join(f"`{s}` fine-tunes `{Path(f).name}` from `{Path(f).parent}`" for s, f in res['peers'].items())
-                + ", pre-trained by `benchmarks/pretrain_efficiency.py` for its compute budget (that folder's name), at lightly's CIFAR-10 benchmark settings"] if res.get('peers') else []),
+             *([f"- peers (SimCLR and BYOL: `fastai_cpc.peers`, lightly's own parts, at lightly's CIFAR-10 benchmark settings): " + ', '.join(f"`{s}` fine-tunes `{Path(f).name}` from `{Path(f).parent}`" for s, f in res['peers'].items())
+                + ", each pre-trained by `benchmarks/pretrain_efficiency.py` for its compute budget (that folder's name)"] if res.get('peers') else []),
              *([f"- the second view, at equal total compute: `scratch_equal` is `scratch` with its chosen rate and regularisers, trained (first "
                 f"seed only) for as many FLOPs as CPC spent at that fraction, pre-training included (its epochs in the JSON's runs); "
                 f"the factors do not use it"] if 'scratch_equal' in peers else []),
@@ -502,7 +504,8 @@ def to_markdown(res:dict) -> str:
 
 _labels = {'cpc_finetune': 'CPC + fine_tune', 'cpc_frozen': 'CPC, frozen encoder', 'scratch': 'same classifier, from scratch', 'fastai': 'fastai xresnet, from scratch',
            'cpc_fixmatch': 'CPC + fine_tune + FixMatch', 'scratch_fixmatch': 'from scratch + FixMatch',
-           'simclr_finetune': 'SimCLR (lightly) + fine_tune', 'byol_finetune': 'BYOL (lightly) + fine_tune', 'cpc_distill': 'CPC + fine_tune + distillation',
+           'simclr_finetune': 'SimCLR (lightly) + fine_tune', 'byol_finetune': 'BYOL (lightly) + fine_tune',
+           'cpc30_finetune': "CPC at the peers' budget + fine_tune", 'cpc_distill': 'CPC + fine_tune + distillation',
            'scratch_equal': "from scratch, CPC's compute", 'cpc_lpft': 'CPC, linear probe then fine_tune'}
 
 def plot(res:dict, fname:Path):

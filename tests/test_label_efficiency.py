@@ -1,5 +1,5 @@
 "Smoke test of the label-efficiency benchmark (benchmarks/label_efficiency.py): it runs end to end and writes well-formed files"
-import json, math, os, subprocess, sys
+import json, math, os, shutil, subprocess, sys
 from operator import itemgetter
 from pathlib import Path
 import pytest
@@ -188,21 +188,24 @@ def test_converged_protocol(tmp_path):
     assert sum(l.startswith('| cpc_') or l.startswith('| scratch |') or l.startswith('| fastai |') for l in md.splitlines()) == 4  # one choice row a side
     assert not (tmp_path/'cpu-imagenette.json').exists()  # the fixed protocol's files untouched
     # a peer side added to these results: its pre-trained backbone from --peer-cache, fine-tuned by the same rule
-    peer = cmd + ['--sides', 'simclr_finetune,cpc_distill,scratch_equal,cpc_lpft', '--peer-arch', 'tiny', '--peer-cache', str(tmp_path/'peers')]
+    peer = cmd + ['--sides', 'simclr_finetune,cpc30_finetune,cpc_distill,scratch_equal,cpc_lpft', '--peer-arch', 'tiny', '--peer-cache', str(tmp_path/'peers')]
     r = subprocess.run(peer, capture_output=True, text=True, cwd=tmp_path, timeout=900, env=ENV)
     assert r.returncode != 0 and 'pre-train the peer first' in r.stderr and 'Traceback' not in r.stderr
     from fastai_cpc.peers import peer_backbone, save_backbone
     save_backbone(peer_backbone('tiny'), tmp_path/'peers'/'simclr-tiny.safetensors', 'tiny')
+    shutil.copy(res['encoder'], tmp_path/'peers'/'default.safetensors')  # CPC pre-trained beside the peers (here: the run's own encoder)
     r = subprocess.run(peer, capture_output=True, text=True, cwd=tmp_path, timeout=900, env=ENV)
     assert r.returncode == 0, r.stderr[-3000:]
     res2 = json.loads((tmp_path/'cpu-imagenette-converged.json').read_text())
-    assert [x for x in res2['runs'] if x['side'] not in ('simclr_finetune', 'cpc_distill', 'scratch_equal', 'cpc_lpft')] == res['runs']  # the earlier runs kept as they were
+    assert [x for x in res2['runs'] if x['side'] not in ('simclr_finetune', 'cpc30_finetune', 'cpc_distill', 'scratch_equal', 'cpc_lpft')] == res['runs']  # the earlier runs kept as they were
     assert sorted(x['seed'] for x in res2['runs'] if x['side'] == 'cpc_distill') == [0, 1] and 'cpc_distill@0.1' in res2['choices']
     assert res2['flops']['per_image']['cpc_distill'] > res2['flops']['per_image']['cpc_finetune'] and 'cpc_distill' in res2['sides']
     assert sorted(x['seed'] for x in res2['runs'] if x['side'] == 'simclr_finetune') == [0, 1] and 'simclr_finetune@0.1' in res2['choices']
     assert res2['flops']['per_image']['simclr_finetune'] > 0 and 'simclr_finetune' in res2['sides']
+    assert sorted(x['seed'] for x in res2['runs'] if x['side'] == 'cpc30_finetune') == [0, 1] and res2['peers']['cpc30_finetune'].endswith('default.safetensors')
+    assert {t.get('head') for t in res2['choices']['cpc30_finetune@0.1']['trials']} == {None}  # the profile's (linear) head, as the peers' own
     md = (tmp_path/'cpu-imagenette-converged.md').read_text()
-    assert 'SimCLR (lightly) + fine_tune' in md and 'CPC + fine_tune + distillation' in md
+    assert 'SimCLR (lightly) + fine_tune' in md and "CPC at the peers' budget + fine_tune" in md and 'CPC + fine_tune + distillation' in md
     eq = [x for x in res2['runs'] if x['side'] == 'scratch_equal']  # the second view: scratch as chosen, for CPC's FLOPs, first seed only
     assert [x['seed'] for x in eq] == [0] and (eq[0]['lr'], eq[0]['options']) == itemgetter('lr', 'options')(res2['choices']['scratch@0.1'])
     assert eq[0]['epochs'] == le.equal_compute_epochs(0.1, eq[0]['labels'], res2['choices'], res2['flops']) > res2['choices']['scratch@0.1']['epochs']
