@@ -3,7 +3,8 @@
 #   bash tools/gpu/gather.sh [imagenette2-96|cifar10]   # wheels and one data set into the ignored .gpu/
 # then through the device tool, carrying .gpu (and, for the le-* slices, the ignored partial results, see below):
 #   bash tools/gpu/run.sh SLICE                          # results land in $OUT (the device tool's) or /tmp/out
-# On this CPU, before spending GPU minutes: DRY_RUN=1 bash tools/gpu/run.sh SLICE runs the same commands at toy size.
+# On this CPU, before spending GPU minutes: DRY_RUN=1 bash tools/gpu/run.sh SLICE runs the same commands at toy size
+# (le-imagenette: 48 px, 2-epoch trials, the whole slice to its results files in 14 minutes here beside a benchmark; r50: 33 s).
 # (The options behind today's gpu step were measured by this script's first slice at commit 5e6f375:
 # benchmarks/results/throughput-gpu-r50-options.md.)
 # Slices:
@@ -22,7 +23,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 if [ -n "${DRY_RUN:-}" ]; then
   PY=.venv/bin/python; OUT=${OUT:-/tmp/gpu-dry}; mkdir -p "$OUT"
-  tp_toy=(--config cpu-tiny --bs 4 --steps 2 --warmup 1); le_toy=(--n-pool 200 --n-valid 100 --pre-epochs 1 --fracs 0.1 --seeds 1 --max-mult 1 --n-tune 3 --cache "$OUT/models")
+  tp_toy=(--config cpu-tiny --bs 4 --steps 2 --warmup 1); le_toy=(--n-pool 200 --n-valid 100 --pre-epochs 1 --fracs 0.1 --seeds 1 --max-mult 1 --n-tune 3 --size 48 --patch-size 12 --min-epochs 1 --min-steps 2 --cache "$OUT/models")
   RESULTS=$OUT
 else
   source tools/gpu/setup.sh || exit 1
