@@ -103,7 +103,7 @@ def classifier(side:str, dls:DataLoaders, enc:Path, c:AttrDict, pool:L=None, num
     if side in fixmatch_sides:
         cbs.append(FixMatch(unlabelled_dl(pool, dls, mu=c.mu, num_workers=num_workers), threshold=c.threshold, lambda_u=c.lambda_u))
     kw = dict(cbs=cbs, **({} if loss_func is None else dict(loss_func=loss_func)))
-    if side == 'cpc30_finetune': learn = cpc_classifier(dls, peer_file(side, c), head=c.head, patch_size=c.patch_size, **kw)
+    if side == 'cpc30_finetune': learn = cpc_classifier(dls, peer_file(side, c), head='linear', patch_size=c.patch_size, **kw)  # the peers' kind of head
     elif side in peer_sides: learn = peer_classifier(dls, load_backbone(peer_file(side, c)), **kw)
     elif side == 'fastai':
         learn = vision_learner(dls, getattr(fastai.vision.models.xresnet, c.fastai_arch), pretrained=False, metrics=accuracy, **kw)

@@ -15,8 +15,8 @@ labels unused, then train classifiers on stratified subsets of the whole labelle
   fraction but trained for as many FLOPs as CPC spent (pre-training plus `cpc_finetune`'s final run);
 - `simclr_finetune`, `byol_finetune` (when named in `--sides`): lightly's SimCLR and BYOL (`fastai_cpc.peers`), pre-trained
   by `benchmarks/pretrain_efficiency.py` for its compute budget (their backbones in `--peer-cache`), fine-tuned as `cpc_finetune` is;
-  `cpc30_finetune` beside them: CPC pre-trained there for the same budget (`default`), fine-tuned the same way, with the
-  profile's head (linear, as theirs), so the three differ in the pre-training alone.
+  `cpc30_finetune` beside them: CPC pre-trained there for the same budget (`default`), fine-tuned the same way, with a
+  linear head on the pooled latents as theirs on their pooled features, so the three differ in the pre-training alone.
 
     python -m benchmarks.label_efficiency --profile cpu     # Imagenette + CIFAR-10 on a 2-core CPU
     python -m benchmarks.label_efficiency --profile gpu     # Imagenette 96 px + CIFAR-10 on one GPU, bf16
@@ -61,7 +61,7 @@ encoder_sides = ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'cpc_distill', 'scrat
 pretrain_keys = ('pre_epochs', 'bs', 'lr', 'n_dirs')  # pre-training settings no classifier from scratch reads
 own_keys = {**{k: fixmatch_sides for k in fixmatch_keys}, **{k: encoder_sides for k in pretrain_keys},
             'lr_mult': ('cpc_finetune', 'cpc_lpft', 'cpc_fixmatch', 'cpc_distill', 'scratch_equal', *peer_sides),  # fit_side's `fine_tune`, and those built on cpc_finetune's choice
-            'head': ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'cpc_distill', 'scratch', 'scratch_equal', 'cpc30_finetune', *fixmatch_sides),  # `cpc_classifier`'s head (fixed protocol; converged runs record theirs)
+            'head': ('cpc_finetune', 'cpc_frozen', 'cpc_lpft', 'cpc_distill', 'scratch', 'scratch_equal', *fixmatch_sides),  # `cpc_classifier`'s head (fixed protocol; converged runs record theirs)
             'heads': (),  # the converged rule's heads: `merged_runs` makes each choice again among them
             'peer_arch': ('simclr_finetune', 'byol_finetune'), 'peer_cache': peer_sides}  # settings only some sides read
 unread_keys = ('semi',)  # settings of the run size that no side reads: a change in them (semi went from False to None) voids nothing
