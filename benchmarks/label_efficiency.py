@@ -46,9 +46,9 @@ Writes benchmarks/results/<profile>-<dataset>.{md,json,png}. This is a benchmark
 from __future__ import annotations
 import contextlib, json, math, sys, time
 from collections import Counter
-from fastcore.script import call_parse, store_true
+from fastcore.script import call_parse, store_true, bool_arg
 from fastai_cpc.all import *  # fastai's vision API too
-from fastai_cpc.recipes import resolve_data
+from fastai_cpc.recipes import resolve_data, bf16_if_asked
 from .common import (ft_epochs, provenance, peer_sides, fixmatch_sides, profiles, fractions, settings, pool_of,
                      encoder_file, classifier, peer_file, fit_side, train)
 
@@ -94,7 +94,7 @@ def trained(side:str, dls:DataLoaders, enc:Path, c:AttrDict, epochs:int, lr:floa
 def distilled(teacher:Learner, dls:DataLoaders, pool:L, c:AttrDict, num_workers, epochs:int, lr:float, **options) -> Learner:
     "`cpc_distill`'s student: it starts as the fine-tuned `teacher` and learns its predictions on the unlabelled `pool` (`Distill`), one cycle"
     reg = regularisers(**options)
-    learn = distill_learner(teacher, unlabelled_dl(pool, dls, mu=c.mu, num_workers=num_workers), cbs=[ValidateOnce(), *reg['cbs']])
+    learn = bf16_if_asked(distill_learner(teacher, unlabelled_dl(pool, dls, mu=c.mu, num_workers=num_workers), cbs=[ValidateOnce(), *reg['cbs']]), c)
     learn.loss_func = reg['loss_func']
     learn.remove_cb(ProgressCallback)
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
@@ -408,7 +408,7 @@ def to_markdown_converged(res:dict) -> str:
              f"- versions: " + (v if isinstance(v := m['versions'], str) else ', '.join(f'{k} {x}' for k, x in v.items())), f"- commit: `{m['commit']}`", f"- date: {m['date']}",
              f"- data: {res['pool']} training images pre-trained on (labels unused); {res['n_tune']} of them ({c['n_tune']} per class) held out of every "
              f"labelled subset, their labels used only to choose each side's settings, the same for every side; the label pool is the other "
-             f"{res['label_pool']} (100% = all of them); {res['n_valid']} validation images, never seen before the final evaluation; {c['size']} px, {c['patch_size']} px patches",
+             f"{res['label_pool']} (100% = all of them); {res['n_valid']} validation images, never seen before the final evaluation; {c['size']} px, {c['patch_size']} px patches; {'bf16 mixed precision (pre-training and every side)' if c.get('bf16') else 'fp32'}",
              f"- pre-training: encoder `{c['arch']}`, {c['pre_epochs']} epochs, batch {c['bs']}, lr {c['lr']}, {c['n_dirs']} directions "
              f"({res['pretrain_seconds']:.0f} s in this run; 0 means the cached encoder `{Path(res['encoder']).name}`)",
              *_sources(res),
@@ -476,7 +476,7 @@ def to_markdown(res:dict) -> str:
              f"- command: `{m['command']}`", f"- device: {_devices(res)}",
              f"- versions: " + (v if isinstance(v := m['versions'], str) else ', '.join(f'{k} {x}' for k, x in v.items())), f"- commit: `{m['commit']}`", f"- date: {m['date']}",
              f"- data: {res['pool']} training images, pre-training (labels unused) and label pool alike (100% = all of them); "
-             f"{res['n_valid']} validation images, never seen before evaluation; {c['size']} px, {c['patch_size']} px patches",
+             f"{res['n_valid']} validation images, never seen before evaluation; {c['size']} px, {c['patch_size']} px patches; {'bf16 mixed precision (pre-training and every side)' if c.get('bf16') else 'fp32'}",
              f"- pre-training: encoder `{c['arch']}`, {c['pre_epochs']} epochs, batch {c['bs']}, lr {c['lr']}, {c['n_dirs']} directions "
              f"({res['pretrain_seconds']:.0f} s in this run; 0 means the cached encoder `{Path(res['encoder']).name}`)", *_sources(res),
              f"- every side: the same subsets (stratified; {_n(max(r['seed'] for r in res['runs']) + 1, 'seed')} at 10% and below, one above), "
@@ -549,6 +549,7 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
          max_mult:int=None, # converged protocol: at most this many times the fixed rule's epochs
          lr_mult:float=None, # the fine-tuned sides' encoder trains at the head's rate over this, after the head's epoch (`fine_tune`'s lr_mult)
          heads:str=None, # converged protocol: the heads the CPC sides and scratch choose among, comma-separated, of linear and resnet (both by default)
+         bf16:bool_arg=None, # bf16 mixed precision instead of the profile's per data set (on a CPU `CPUMixedPrecision`: fast where it has AMX)
          size:int=None, # image side (the profile's per data set by default)
          patch_size:int=None, # patch side
          num_workers:int=None, # DataLoader workers (fastai's default if not given)
@@ -563,7 +564,7 @@ def main(profile:str='cpu', # 'cpu' or 'gpu'
     heads = tuple(heads.split(',')) if heads else None
     if bad := [h for h in heads or () if h not in ('linear', 'resnet')]: sys.exit(f"label_efficiency: unknown head {bad[0]!r}: use linear, resnet or both")
     if protocol not in ('converged', 'fixed'): sys.exit(f"label_efficiency: unknown protocol {protocol!r}: use converged or fixed")
-    given = dict(n_pool=n_pool, n_valid=n_valid, pre_epochs=pre_epochs, min_epochs=min_epochs, min_steps=min_steps, size=size, patch_size=patch_size,
+    given = dict(n_pool=n_pool, n_valid=n_valid, pre_epochs=pre_epochs, min_epochs=min_epochs, min_steps=min_steps, size=size, patch_size=patch_size, bf16=bf16,
                  n_tune=n_tune, max_mult=max_mult, lr_mult=lr_mult, heads=heads)
     given = {k: v for k, v in given.items() if v is not None}
     fr = [float(f) for f in fracs.split(',')] if fracs else fractions

@@ -23,9 +23,9 @@ same settings and budget (named again or not) and trains the others; one cut off
 """
 from __future__ import annotations
 import json, math, sys, time
-from fastcore.script import call_parse, store_true
+from fastcore.script import call_parse, store_true, bool_arg
 from fastai_cpc.all import *  # fastai's vision API too
-from fastai_cpc.recipes import resolve_data, run_sizes
+from fastai_cpc.recipes import resolve_data, run_sizes, bf16_if_asked
 from .common import provenance
 
 here = Path(__file__).resolve().parent
@@ -144,7 +144,7 @@ def pretrain(name:str, v:dict, c:dict, path:Path, minutes:float, every:float, pr
         learn = cpc_learner(dls, arch=c['arch'], **{k: v[k] for k in _learner_args if k in v})
         vkw = dict(kw, bs=max(1, min(v['bs'], len(val_files) // 2)))
         vdl = cpc_dls(val_files, num_workers=0, **vkw).test_dl(val_files, bs=v['bs']) # un-augmented validation patches, on either path
-    if c['bf16']: learn.to_bf16()
+    learn = bf16_if_asked(learn, AttrDict(c))  # fastai's on a GPU, `CPUMixedPrecision` on a CPU
     clock, scale = _clock(c['device']), 60 * (1 if c['device'] == 'cuda' else torch.get_num_threads())
     budget = ComputeBudget(clock, minutes * scale)
     cbs = [budget] + ([AugmentRamp(aug)] if v.get('aug') == 'ramp' else [])
@@ -252,11 +252,12 @@ def main(data:str='imagenette', # data set name (imagenette, imagenette-96, cifa
          tag:str='', # suffix of the results files
          size:int=None, # image side, instead of the profile's (a resolution study: its own files, with --tag)
          patch_size:int=None, # patch side, instead of the profile's
+         bf16:bool_arg=None, # bf16 mixed precision instead of the profile's (on a CPU, `CPUMixedPrecision`: fast where the CPU has AMX)
          fresh:store_true=False, # train every named variant again, even those the results file already has finished at these settings
         ):
     "Pre-train each variant for the same compute budget and record what its frozen encoder knows along the way"
     if profile not in profiles: sys.exit(f"unknown profile {profile!r}: use one of {', '.join(profiles)}")
-    c = {**profiles[profile], **{k: v for k, v in dict(size=size, patch_size=patch_size).items() if v is not None}}
+    c = {**profiles[profile], **{k: v for k, v in dict(size=size, patch_size=patch_size, bf16=bf16).items() if v is not None}}
     if c['device'] == 'cuda' and not torch.cuda.is_available(): sys.exit("--profile gpu needs a CUDA GPU; none is visible here")
     table = dict(VARIANTS, default=default_variant(profile))
     table.update({k: dict(table['default'], **d) for k, d in DEFAULT_DELTAS.items()})

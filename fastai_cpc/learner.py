@@ -16,7 +16,8 @@ from .loss import *
 from .callback import *
 
 # %% auto #0
-__all__ = ['patches_tfm', 'cpc_learner', 'fused_adam', 'compile_unavailable', 'PlainInputs', 'compile_forward', 'flops_per_image']
+__all__ = ['patches_tfm', 'cpc_learner', 'fused_adam', 'compile_unavailable', 'PlainInputs', 'compile_forward', 'cpu_has_bf16',
+           'CPUMixedPrecision', 'flops_per_image']
 
 # %% ../nbs/04_learner.ipynb #19260a2d
 def patches_tfm(dls) -> CPCPatches:
@@ -81,6 +82,22 @@ def compile_forward(model:nn.Module, # compiled in place
     else: model.compile(**kwargs)
     return model
 
+
+# %% ../nbs/04_learner.ipynb #4c7e6a8a
+def cpu_has_bf16() -> bool:
+    "Whether this CPU multiplies bf16 natively (AMX or AVX512-BF16), so that bf16 autocast makes training faster"
+    return any(getattr(torch.cpu, f, lambda: False)() for f in ('_is_amx_tile_supported', '_is_avx512_bf16_supported')) # torch's own checks (private: absent, False)
+
+class CPUMixedPrecision(Callback):
+    "bf16 mixed precision on a CPU (fastai's `MixedPrecision` autocasts on a GPU only): the forward under autocast, predictions and loss in fp32"
+    order = MixedPrecision.order
+    def before_fit(self):
+        if not cpu_has_bf16(): warn("this CPU has no native bf16 (AMX or AVX512-BF16): bf16 autocast runs slower than fp32 here; remove CPUMixedPrecision")
+    def before_batch(self): self.autocast = torch.autocast('cpu', dtype=torch.bfloat16); self.autocast.__enter__()
+    def after_pred(self): self._exit(); self.learn.pred = to_float(self.pred)
+    def after_cancel_batch(self): self._exit() # a batch cancelled in its forward leaves no autocast behind
+    def _exit(self):
+        if getattr(self, 'autocast', None) is not None: self.autocast.__exit__(None, None, None); self.autocast = None
 
 # %% ../nbs/04_learner.ipynb #1840f404
 def flops_per_image(learn:Learner) -> float:

@@ -39,24 +39,39 @@ def patch_norm(c:int) -> nn.Module:
 
 
 # %% ../nbs/01_models.ipynb #4284e00f
+@functools.lru_cache(maxsize=None)
+def _dense_taps(n:int, k:int, s:int, p:int, device:str) -> Tensor|None:
+    "Along one axis of `n` pixels: the kernel tap joining output pixel `i` to input pixel `j`, `[n_out, n]`, or `None` if some pair has none"
+    n_out = (n + 2*p - k) // s + 1
+    taps = torch.arange(n)[None] - torch.arange(n_out)[:, None] * s + p
+    return taps.to(device) if n_out > 0 and bool(((taps >= 0) & (taps < k)).all()) else None
+
 class MatmulConv2d(nn.Conv2d):
-    "`nn.Conv2d` that runs as a matrix product when it is one: 1x1 kernels, and odd kernels with 'same' zero padding over a 1x1 map"
+    """`nn.Conv2d` that runs as a matrix product when it is one: 1x1 kernels, and any kernel on a map so small that every output
+    pixel sees every input pixel (a 3x3 'same' convolution on a 1x1 or 2x2 map), where the product does the convolution's own multiplications"""
     use_matmul = True # False: always `F.conv2d`
 
     def _matmul_weight(self, x:Tensor) -> Tensor|None:
-        "The `[out, in]` matrix this convolution is on `x`, or `None` if it is not one"
-        if not self.use_matmul or self.groups != 1 or self.dilation != (1, 1) or self.padding_mode != 'zeros': return None
-        (kh, kw), (ph, pw) = self.kernel_size, self.padding
-        if (kh, kw) == (1, 1) and (ph, pw) == (0, 0): return self.weight.permute(0, 2, 3, 1).flatten(1) # its gradient in the weight's NHWC strides, as DDP's buckets expect
-        if x.shape[-2:] == (1, 1) and kh % 2 and kw % 2 and (ph, pw) == (kh//2, kw//2): return self.weight[:, :, kh//2, kw//2]
-        return None
+        "The `[out, in]` matrix this convolution is on `x` (1x1 kernels: on each pixel; otherwise on whole maps, NHWC-flattened), or `None` if it is not one"
+        if not self.use_matmul or self.groups != 1 or self.dilation != (1, 1) or self.padding_mode != 'zeros' or isinstance(self.padding, str): return None
+        if self.kernel_size == (1, 1) and self.padding == (0, 0): return self.weight.permute(0, 2, 3, 1).flatten(1) # its gradient in the weight's NHWC strides, as DDP's buckets expect
+        ti, tj = (_dense_taps(*a, str(x.device)) for a in zip(x.shape[-2:], self.kernel_size, self.stride, self.padding))
+        if ti is None or tj is None: return None
+        w = self.weight[:, :, ti[:, None, :, None], tj[None, :, None, :]] # [out, in, Ho, Wo, H, W]: the tap joining each pair of pixels
+        return w.permute(2, 3, 0, 4, 5, 1).flatten(3).flatten(0, 2)       # [(Ho Wo out), (H W in)]
 
     def forward(self, x:Tensor) -> Tensor:
         w = self._matmul_weight(x)
         if w is None: return super().forward(x)
-        sh, sw = self.stride
-        if self.kernel_size == (1, 1) and (sh, sw) != (1, 1): x = x[:, :, ::sh, ::sw]
-        return F.linear(x.permute(0, 2, 3, 1), w, self.bias).permute(0, 3, 1, 2) # NHWC in, NHWC (channels_last) out
+        if self.kernel_size == (1, 1):
+            sh, sw = self.stride
+            if (sh, sw) != (1, 1): x = x[:, :, ::sh, ::sw]
+            return F.linear(x.permute(0, 2, 3, 1), w, self.bias).permute(0, 3, 1, 2) # NHWC in, NHWC (channels_last) out
+        n_out = w.shape[0] // self.out_channels
+        ho = (x.shape[-2] + 2*self.padding[0] - self.kernel_size[0]) // self.stride[0] + 1
+        bias = None if self.bias is None else self.bias.repeat(n_out)
+        y = F.linear(x.permute(0, 2, 3, 1).flatten(1), w, bias)           # each map as one row: [N, (Ho Wo out)]
+        return y.view(x.shape[0], ho, n_out // ho, self.out_channels).permute(0, 3, 1, 2)
 
 # %% ../nbs/01_models.ipynb #36563716
 class PreActBlock(Module):

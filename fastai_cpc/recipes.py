@@ -56,7 +56,7 @@ class RunSize:
     n_dirs:int=2 # prediction directions of the context network, 1 to 4
     head:str='linear' # the classifier's head: 'linear' or 'resnet'
     on_device:bool=False # decode the pre-training images once onto the device and augment them there
-    bf16:bool=False # bf16 mixed precision on a GPU
+    bf16:bool=False # bf16 mixed precision: fastai's `to_bf16` on a GPU, `CPUMixedPrecision` on a CPU (fast where it has AMX)
     compile:bool=False # compile the model's forward with torch.compile
     fused_adam:bool=False # fused Adam (`fused_adam`)
     semi:str|None=None # 'fixmatch' or 'distill': the training images used again, unlabelled, by FixMatch (each step costs 1 + 2*mu) or by distilling the CPC classifier into a student
@@ -88,8 +88,9 @@ def _pretrain_dls(items:L, c:dict, seed:int, num_workers=None, device=None) -> D
     return cpc_dls(items, size=c.size, patch_size=c.patch_size, bs=min(c.bs, len(items)//2), seed=seed, on_device=c.on_device, device=device, **kw)
 
 def bf16_if_asked(learn:Learner, c:dict) -> Learner:
-    "bf16 mixed precision if `c.bf16` asks for it and a GPU is there to run it"
-    return learn.to_bf16() if c.bf16 and torch.cuda.is_available() else learn
+    "bf16 mixed precision if `c.bf16` asks for it, on the device `learn` trains on: fastai's `to_bf16` on a GPU, `CPUMixedPrecision` on a CPU"
+    if not c.bf16: return learn
+    return learn.to_bf16() if getattr(learn.dls.device, 'type', 'cpu') == 'cuda' else learn.add_cb(CPUMixedPrecision())
 
 def _step_options(c:dict) -> dict:
     "`cpc_learner`'s options for the speed of a step: a compiled forward and fused Adam, where the run size asks for them"
