@@ -89,13 +89,14 @@ def cpu_has_bf16() -> bool:
     return any(getattr(torch.cpu, f, lambda: False)() for f in ('_is_amx_tile_supported', '_is_avx512_bf16_supported')) # torch's own checks (private: absent, False)
 
 class CPUMixedPrecision(Callback):
-    "bf16 mixed precision on a CPU (fastai's `MixedPrecision` autocasts on a GPU only): the forward under autocast, predictions and loss in fp32"
+    "bf16 mixed precision on a CPU, as fastai's `MixedPrecision` (which autocasts on a GPU only) does it there: forward and loss under autocast, predictions in fp32"
     order = MixedPrecision.order
     def before_fit(self):
         if not cpu_has_bf16(): warn("this CPU has no native bf16 (AMX or AVX512-BF16): bf16 autocast runs slower than fp32 here; remove CPUMixedPrecision")
     def before_batch(self): self.autocast = torch.autocast('cpu', dtype=torch.bfloat16); self.autocast.__enter__()
-    def after_pred(self): self._exit(); self.learn.pred = to_float(self.pred)
-    def after_cancel_batch(self): self._exit() # a batch cancelled in its forward leaves no autocast behind
+    def after_pred(self): self.learn.pred = to_float(self.pred)
+    def after_loss(self): self._exit() # after the callbacks ordered before it (`FixMatch`, `Distill`): their forward passes are in bf16 too
+    def after_cancel_batch(self): self._exit() # a batch cancelled before its loss leaves no autocast behind
     def _exit(self):
         if getattr(self, 'autocast', None) is not None: self.autocast.__exit__(None, None, None); self.autocast = None
 

@@ -60,11 +60,12 @@ class SimCLR(Module):
     def forward(self, views): return tuple(self.projection_head(self.backbone(v)) for v in views)
 
 class SimCLRLoss(Module):
-    "lightly's `NTXentLoss` on the two views' projections (targets unused)"
+    "lightly's `NTXentLoss` on the two views' projections (targets unused), in fp32"
     def __init__(self, temperature:float=0.5):
         from lightly.loss import NTXentLoss
         self.ntxent = NTXentLoss(temperature)
-    def forward(self, preds, *_): return self.ntxent(*preds)
+    def forward(self, preds, *_):
+        with torch.autocast(preds[0].device.type, enabled=False): return self.ntxent(*(p.float() for p in preds)) # logits in fp32 under bf16 autocast, as `CPCLoss` scores
 
 # %% ../nbs/05c_peers.ipynb #6d9f537d
 class BYOL(Module):
