@@ -27,6 +27,10 @@ step() {
     # issue 26's second view: scratch for CPC's compute, pre-training included (first seed; about an hour a fraction); at 10% too,
     # where scratch chose the 16x cap of epochs while its held-out accuracy still rose
     3) le --datasets imagenette --fracs 0.01,0.02,0.1 --sides cpc_finetune,scratch,scratch_equal --runs-from $leads >> "$LOGS/le-imagenette.log" ;;
+    # bf16 against fp32 on the same subsets and seeds, every side on the fixed short schedule (cheap: minutes a run): does the precision
+    # CIFAR-10's converged run and the peers use change accuracy? (Imagenette, the 60-epoch encoder, 1% and 10%)
+    bf) for p in False True; do le --protocol fixed --datasets imagenette --fracs 0.01,0.1 --sides cpc_finetune,cpc_frozen,scratch --bf16 $p \
+          --out benchmarks/results/leads/bf16-$p >> "$LOGS/le-bf16.log"; done ;;
     # issue 26 on CIFAR-10 (in bf16, the profile's setting for it: every side and the pre-training)
     4) le --datasets cifar10 --fracs 0.01,0.02,0.05,0.1 --sides cpc_finetune,cpc_frozen,scratch,fastai >> "$LOGS/le-cifar10.log" ;;
     5) le --datasets cifar10 --fracs 0.2,0.5,1 --sides cpc_finetune,cpc_frozen,scratch,fastai >> "$LOGS/le-cifar10.log" ;;
