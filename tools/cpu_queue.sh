@@ -28,7 +28,7 @@ step() {
     # where scratch chose the 16x cap of epochs while its held-out accuracy still rose
     3) le --datasets imagenette --fracs 0.01,0.02,0.1 --sides cpc_finetune,scratch,scratch_equal --runs-from $leads >> "$LOGS/le-imagenette.log" ;;
     # bf16 against fp32 on the same subsets and seeds, every side on the fixed short schedule (cheap: minutes a run): does the precision
-    # CIFAR-10's converged run and the peers use change accuracy? (Imagenette, the 60-epoch encoder, 1% and 10%)
+    # CIFAR-10's converged run and the peers use change accuracy? (Imagenette, 1% and 10%; each precision pre-trains its own 60-epoch encoder)
     bf) for p in False True; do le --protocol fixed --datasets imagenette --fracs 0.01,0.1 --sides cpc_finetune,cpc_frozen,scratch --bf16 $p \
           --out benchmarks/results/leads/bf16-$p >> "$LOGS/le-bf16.log"; done ;;
     # issue 26 on CIFAR-10 (in bf16, the profile's setting for it: every side and the pre-training)
