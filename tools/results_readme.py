@@ -117,14 +117,14 @@ def results_cell() -> str:
         link = f"[`{stem}`](benchmarks/results/{f.name if running else stem + '.md'})"
         if m['profile'] != 'cpu':  # one table per data set in the README: the `cpu` profile's, which the bar judges; the others linked
             others.append(f"{link} ({devices}, {m['date']})"); continue
-        when = f"a run in progress, {len(d['runs'])} runs so far, started {m['date']}" if running else m['date']
+        when = f"in progress: {len(d['runs'])} runs since {m['date'][:10]}" if running else m['date']
         if gaps := [f"{r['frac']:.0%}" for r in d['summary'] if d['declared_side'] not in r]:  # rows the next invocation fills
-            when += f"; the CPC sides still to run at {', '.join(gaps)}"
+            when += f"; CPC still to run at {', '.join(gaps)}"
         if gaps := [f"{r['frac']:.0%}" for r in d['summary'] if 'best_scratch' not in r]:
-            when += f"; the sides from scratch still to run at {', '.join(gaps)}"
+            when += f"; from scratch still to run at {', '.join(gaps)}"
         top = max((r['frac'] for r in d['summary'] if 'best_scratch' in r), default=0)  # the largest fraction the sides from scratch reached
         if any(r['frac'] == top and _factor(r, d['declared_side'], 'best_scratch').startswith('>') for r in d['summary']):
-            when += f"; the factor at {top:.0%} is a lower bound until the sides from scratch run at a larger fraction"
+            when += f"; the factor at {top:.0%} is a lower bound until from scratch runs above it"
         tables += [f"**{d['dataset']}**, `{m['profile']}` profile, every side trained to convergence ({link}, {devices}, {when}):", readme_table(f)]
         if (results/f'{stem}.png').exists(): tables.append(f"![{stem}](benchmarks/results/{stem}.png)")  # while a run goes on, its last finished plot
     for f in fixed_only():
