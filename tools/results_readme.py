@@ -117,7 +117,7 @@ def results_cell() -> str:
         link = f"[`{stem}`](benchmarks/results/{f.name if running else stem + '.md'})"
         if m['profile'] != 'cpu':  # one table per data set in the README: the `cpu` profile's, which the bar judges; the others linked
             others.append(f"{link} ({devices}, {m['date']})"); continue
-        when = f"in progress: {len(d['runs'])} runs since {m['date'][:10]}" if running else m['date']
+        when = f"in progress, {len(d['runs'])} runs so far" if running else m['date']
         if gaps := [f"{r['frac']:.0%}" for r in d['summary'] if d['declared_side'] not in r]:  # rows the next invocation fills
             when += f"; CPC still to run at {', '.join(gaps)}"
         if gaps := [f"{r['frac']:.0%}" for r in d['summary'] if 'best_scratch' not in r]:
